@@ -1,0 +1,3 @@
+"""PockNet: ligand-binding pocket prediction on protein structures."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Kedro pipelines, one per DVC stage; nodes only wire the science modules."""

@@ -1,0 +1,72 @@
+"""Project wiring: one params file, DVC stages matching Kedro pipelines and catalog, the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from kedro.framework.startup import bootstrap_project
+
+from pocknet import __version__
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _yaml(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def test_params_yaml_is_the_only_parameter_file():
+    link = REPO / "conf" / "base" / "parameters.yml"
+    assert link.is_symlink() and link.resolve() == (REPO / "params.yaml").resolve()
+    others = [p for p in (REPO / "conf").rglob("parameters*") if p != link]
+    assert others == []
+
+
+def test_dvc_stages_are_the_registered_pipelines():
+    bootstrap_project(REPO)
+    from pocknet.pipeline_registry import register_pipelines
+
+    stages = set(_yaml(REPO / "dvc.yaml")["stages"])
+    pipelines = set(register_pipelines()) - {"__default__"}
+    assert stages == pipelines
+    for name in stages:
+        assert _yaml(REPO / "dvc.yaml")["stages"][name]["cmd"] == f"kedro run --pipelines {name}"
+
+
+def test_data_engineering_stage_tracks_its_datasets_and_outputs():
+    stage = _yaml(REPO / "dvc.yaml")["stages"]["data_engineering"]
+    params = _yaml(REPO / "params.yaml")["data_engineering"]
+    for dataset in params["datasets"]:
+        top = Path(dataset).parts[0]
+        assert "${data_engineering.data_root}/" + top in stage["deps"], dataset
+    catalog = _yaml(REPO / "conf" / "base" / "catalog.yml")
+    declared = set(stage["outs"]) | {next(iter(m)) for m in stage["metrics"]}
+    for name in ("protein_features", "featurization_log", "featurization_summary", "featurization_failures"):
+        entry = catalog[name]
+        assert entry.get("filepath", entry.get("path")) in declared, name
+
+
+def test_dvc_lock_is_committed_for_data_engineering():
+    lock = _yaml(REPO / "dvc.lock")
+    assert "data_engineering" in lock["stages"]
+
+
+def test_cli_help_and_version():
+    exe = Path(sys.executable).with_name("pocknet")
+    help_out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True).stdout
+    assert "PockNet" in help_out and "featurize" in help_out
+    version = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=True).stdout
+    assert __version__ in version
+
+
+def test_cli_reports_bad_input_in_one_line(tmp_path):
+    bad = tmp_path / "empty.pdb"
+    bad.write_text("")
+    exe = Path(sys.executable).with_name("pocknet")
+    result = subprocess.run([str(exe), "featurize", str(bad)], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: {bad}: file is empty"
