@@ -89,8 +89,9 @@ class FeaturizeConfig:
 class ProteinFeatures:
     """Per-protein featurisation result; the unit the pipelines store and exchange.
 
-    Points index residues (``point_residue``); residues are grouped by chain in
-    file order, so per-chain sequences are contiguous runs of ``residue_chain``.
+    Points index atoms (``point_atom``) and residues (``point_residue``); atoms
+    index residues (``atom_residue``); residues are grouped by chain in file
+    order, so per-chain sequences are contiguous runs of ``residue_chain``.
     Ligand atoms are concatenated; ligand ``i`` owns rows
     ``ligand_offsets[i]:ligand_offsets[i+1]`` of ``ligand_coords``.
     """
@@ -102,6 +103,7 @@ class ProteinFeatures:
     config_json: str
     points: np.ndarray  # [P, 3] float32
     descriptors: np.ndarray  # [P, 35] float32
+    point_atom: np.ndarray  # [P] int32, atom whose SAS sphere holds the point
     point_residue: np.ndarray  # [P] int32
     ligand_distance: np.ndarray  # [P] float32, to nearest relevant-ligand atom (inf: none)
     labels: np.ndarray  # [P] int8: 1 positive, 0 negative, -1 neutral
@@ -111,6 +113,11 @@ class ProteinFeatures:
     residue_name: np.ndarray  # [R] <U3
     residue_one_letter: np.ndarray  # [R] <U1
     residue_ca: np.ndarray  # [R, 3] float32, NaN when CA missing
+    atom_coords: np.ndarray  # [N, 3] float32 protein heavy atoms
+    atom_residue: np.ndarray  # [N] int32
+    atom_name: np.ndarray  # [N] <U4
+    atom_element: np.ndarray  # [N] <U2
+    atom_serial: np.ndarray  # [N] int32, serial number in the source file
     ligand_names: np.ndarray  # [L] <U64
     ligand_relevant: np.ndarray  # [L] bool
     ligand_offsets: np.ndarray  # [L + 1] int64
@@ -168,6 +175,7 @@ def featurize(structure: Structure, config: FeaturizeConfig, id: str | None = No
         config_json=config.to_json(),
         points=surface.coords.astype(np.float32),
         descriptors=descriptors,
+        point_atom=surface.atom.astype(np.int32),
         point_residue=atoms.residue_index[surface.atom].astype(np.int32),
         ligand_distance=distance,
         labels=labels,
@@ -177,6 +185,11 @@ def featurize(structure: Structure, config: FeaturizeConfig, id: str | None = No
         residue_name=res.name,
         residue_one_letter=res.one_letter,
         residue_ca=res.ca.astype(np.float32),
+        atom_coords=atoms.coords.astype(np.float32),
+        atom_residue=atoms.residue_index,
+        atom_name=atoms.names,
+        atom_element=atoms.elements,
+        atom_serial=atoms.serials,
         ligand_names=np.asarray([lig.name for lig in ligands], dtype="<U64"),
         ligand_relevant=np.asarray([lig.relevant for lig in ligands], dtype=bool),
         ligand_offsets=offsets,

@@ -1,0 +1,185 @@
+"""Train / validation / test splits and the sequence-leakage check (SCIENCE.md §6).
+
+* Structures of the datasets named as test (BU48) are ``test``; those named as
+  external (COACH420, HOLO4K) are ``external``. Nothing is chosen on either.
+* The rest split into ``train`` / ``val`` **by PDB entry, never by chain**: all
+  chains and files of one entry land on the same side, drawn with a fixed seed.
+* Leakage: every train/val chain is aligned (global, BLOSUM62) to every test
+  chain; identity = identical columns / (aligned columns + internal gaps), i.e.
+  terminal overhangs do not dilute it. Pairs at or above the threshold are
+  reported and, when asked, their train/val structures are dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, fields
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from Bio import Align
+from Bio.Align import substitution_matrices
+
+from pocknet.errors import ConfigError
+
+__all__ = [
+    "SplitConfig",
+    "pdb_entry",
+    "assign_splits",
+    "sequence_identity",
+    "find_leaks",
+    "apply_leaks",
+    "split_counts",
+]
+
+_PDB_TOKEN = re.compile(r"^[0-9][0-9a-zA-Z]{3}[A-Za-z0-9]?$")
+SPLITS = ("train", "val", "test", "external")
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    test_datasets: tuple[str, ...] = ("bu48",)
+    external_datasets: tuple[str, ...] = ("coach420", "holo4k")
+    validation_fraction: float = 0.2
+    seed: int = 42
+    leakage_identity: float = 0.3
+    drop_leaks: bool = True
+    min_chain_length: int = 20  # shorter chains (peptides) are not aligned
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None) -> "SplitConfig":
+        params = dict(params or {})
+        known = {f.name for f in fields(cls)}
+        unknown = set(params) - known
+        if unknown:
+            raise ConfigError(f"splits: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
+        for key in ("test_datasets", "external_datasets"):
+            if key in params:
+                params[key] = tuple(str(v).lower() for v in params[key] or ())
+        config = cls(**params)
+        if not 0.0 <= config.validation_fraction < 1.0:
+            raise ConfigError(f"splits.validation_fraction must be in [0, 1), got {config.validation_fraction}")
+        return config
+
+
+def pdb_entry(name: str) -> str:
+    """The 4-character PDB entry of a structure name (lower case).
+
+    Handles ``a.001.001.001_1s69a`` (CHEN11), ``1a26A`` (COACH420), ``1ivd``
+    (BU48), ``1i7xA_to_1i7wA`` (apo: the first entry); falls back to the name.
+    """
+    stem = name.rsplit("/", 1)[-1]
+    for suffix in (".gz", ".pdb", ".ent", ".cif", ".mmcif"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+    for token in re.split(r"[_.\-]", stem):
+        if _PDB_TOKEN.match(token):
+            return token[:4].lower()
+    return stem.lower()
+
+
+def _dataset_of(protein_id: str) -> str:
+    return protein_id.split("/", 1)[0].lower()
+
+
+def _draw(key: str, seed: int) -> float:
+    """A uniform number in [0, 1) fixed by (entry, seed): stable under adding/removing other entries."""
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def assign_splits(protein_ids: Sequence[str], config: SplitConfig) -> pd.DataFrame:
+    """One row per protein: ``protein, dataset, entry, split``.
+
+    Train/val entries are ranked by a hash of (seed, entry); the lowest
+    ``ceil(fraction * entries)`` go to validation. The draw of an entry does not
+    depend on the other entries, so adding a dataset moves few entries.
+    """
+    rows = []
+    for pid in protein_ids:
+        dataset = _dataset_of(pid)
+        split = "test" if dataset in config.test_datasets else "external" if dataset in config.external_datasets else ""
+        rows.append({"protein": pid, "dataset": dataset, "entry": pdb_entry(pid), "split": split})
+    frame = pd.DataFrame(rows, columns=["protein", "dataset", "entry", "split"])
+    pool = sorted(set(frame.loc[frame["split"] == "", "entry"]))
+    n_val = int(np.ceil(config.validation_fraction * len(pool)))
+    val_entries = set(sorted(pool, key=lambda e: _draw(e, config.seed))[:n_val])
+    open_rows = frame["split"] == ""
+    frame.loc[open_rows, "split"] = np.where(frame.loc[open_rows, "entry"].isin(val_entries), "val", "train")
+    return frame
+
+
+def _aligner() -> Align.PairwiseAligner:
+    aligner = Align.PairwiseAligner()
+    aligner.substitution_matrix = substitution_matrices.load("BLOSUM62")
+    aligner.open_gap_score = -10.0
+    aligner.extend_gap_score = -0.5
+    aligner.mode = "global"
+    return aligner
+
+
+def _clean(sequence: str, alphabet: str) -> str:
+    return "".join(c if c in alphabet else "X" for c in sequence.upper())
+
+
+def sequence_identity(a: str, b: str, aligner: Align.PairwiseAligner | None = None) -> float:
+    """Identity of the best global alignment, terminal overhangs excluded.
+
+    Letters outside BLOSUM62 (U, O, …) are aligned as X.
+    """
+    if not a or not b:
+        return 0.0
+    aligner = aligner or _aligner()
+    alphabet = aligner.substitution_matrix.alphabet
+    a, b = _clean(a, alphabet), _clean(b, alphabet)
+    counts = (aligner.align(a, b)[0]).counts()
+    columns = counts.aligned + counts.internal_gaps
+    return counts.identities / columns if columns else 0.0
+
+
+def find_leaks(
+    chains: pd.DataFrame, splits: pd.DataFrame, config: SplitConfig, progress: Any = None
+) -> pd.DataFrame:
+    """Train/val chains ≥ ``leakage_identity`` identical to a test chain.
+
+    ``chains`` has columns ``protein, chain, sequence``. Returns one row per
+    leaking pair: ``protein, chain, test_protein, test_chain, identity``.
+    """
+    merged = chains.merge(splits[["protein", "split"]], on="protein")
+    merged = merged[merged["sequence"].str.len() >= config.min_chain_length]
+    test = merged[merged["split"] == "test"]
+    train = merged[merged["split"].isin(["train", "val"])]
+    columns = ["protein", "chain", "test_protein", "test_chain", "identity"]
+    if test.empty or train.empty:
+        return pd.DataFrame(columns=columns)
+    aligner = _aligner()
+    identity_cache: dict[tuple[str, str], float] = {}
+    rows = []
+    test_rows = list(test[["protein", "chain", "sequence"]].itertuples(index=False))
+    items: Iterable = train[["protein", "chain", "sequence"]].itertuples(index=False)
+    if progress is not None:
+        items = progress(items, total=len(train), desc="leakage check", unit="chain")
+    for protein, chain, seq in items:
+        for t_protein, t_chain, t_seq in test_rows:
+            key = (seq, t_seq)
+            if key not in identity_cache:
+                identity_cache[key] = sequence_identity(seq, t_seq, aligner)
+            identity = identity_cache[key]
+            if identity >= config.leakage_identity:
+                rows.append((protein, chain, t_protein, t_chain, round(identity, 4)))
+    return pd.DataFrame(rows, columns=columns)
+
+
+def apply_leaks(splits: pd.DataFrame, leaks: pd.DataFrame, config: SplitConfig) -> pd.DataFrame:
+    """Mark leaking train/val structures ``dropped`` when ``drop_leaks`` (else keep them, reported)."""
+    out = splits.copy()
+    out["leak"] = out["protein"].isin(set(leaks["protein"]))
+    if config.drop_leaks:
+        out.loc[out["leak"] & out["split"].isin(["train", "val"]), "split"] = "dropped"
+    return out
+
+
+def split_counts(splits: pd.DataFrame) -> dict[str, int]:
+    return {s: int(np.sum(splits["split"] == s)) for s in (*SPLITS, "dropped")}
