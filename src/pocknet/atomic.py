@@ -11,6 +11,12 @@ from typing import IO, Iterator
 __all__ = ["atomic_path", "atomic_write"]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it over ``target`` on success."""
@@ -21,6 +27,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; publish like open() would
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)

@@ -9,8 +9,10 @@ from kedro.io import AbstractDataset
 
 from pocknet.feature_files import load_features, save_features
 from pocknet.features import ProteinFeatures
+from pocknet.h5store import H5Reader
+from pocknet.training_set import TrainingSetPlan, write_training_set
 
-__all__ = ["ProteinFeaturesDataset"]
+__all__ = ["ProteinFeaturesDataset", "TrainingSetH5Dataset"]
 
 
 class ProteinFeaturesDataset(AbstractDataset[ProteinFeatures, ProteinFeatures]):
@@ -25,6 +27,26 @@ class ProteinFeaturesDataset(AbstractDataset[ProteinFeatures, ProteinFeatures]):
 
     def save(self, data: ProteinFeatures) -> None:
         save_features(data, self._filepath)
+
+    def _exists(self) -> bool:
+        return self._filepath.is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath)}
+
+
+class TrainingSetH5Dataset(AbstractDataset[TrainingSetPlan, H5Reader]):
+    """The training-set HDF5: saving streams a plan protein by protein; loading opens a lazy reader."""
+
+    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
+        self._filepath = Path(filepath)
+        self.metadata = metadata
+
+    def load(self) -> H5Reader:
+        return H5Reader(self._filepath)
+
+    def save(self, data: TrainingSetPlan) -> None:
+        write_training_set(data, self._filepath)
 
     def _exists(self) -> bool:
         return self._filepath.is_file()

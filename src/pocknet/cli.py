@@ -40,6 +40,41 @@ def featurize_cmd(structure: str, chains: str | None, output: str | None) -> Non
         click.echo(f"wrote {output}")
 
 
+@cli.group("esm")
+def esm_group() -> None:
+    """ESM2 model files."""
+
+
+@esm_group.command("tiny")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--layers", default=2, show_default=True, help="Transformer layers.")
+@click.option("--dim", default=32, show_default=True, help="Embedding width.")
+@click.option("--seed", default=0, show_default=True)
+def esm_tiny_cmd(path: str, layers: int, dim: int, seed: int) -> None:
+    """Write a tiny random-weight ESM2 in the official checkpoint format (for tests and dry runs).
+
+    Its embeddings are meaningless; it exercises the real loading and embedding code.
+    """
+    from pocknet.esm_tiny import write_tiny_esm2_checkpoint
+
+    out = write_tiny_esm2_checkpoint(path, num_layers=layers, embed_dim=dim, seed=seed)
+    click.echo(f"wrote {out}")
+
+
+@cli.command("validate-h5")
+@click.argument("path", type=click.Path(dir_okay=False))
+def validate_h5_cmd(path: str) -> None:
+    """Check every invariant of a training-set HDF5 file."""
+    from pocknet.h5store import H5Reader, validate
+
+    validate(path)
+    with H5Reader(path) as reader:
+        click.echo(
+            f"{path}: valid; {reader.n_proteins} proteins, {reader.n_points} points, {reader.n_residues} residues, "
+            f"embeddings: {reader.attrs['embedding_model']} ({reader.embedding_dim}-d)"
+        )
+
+
 def main() -> None:
     try:
         cli(standalone_mode=False)

@@ -54,6 +54,9 @@ def load_features(path: str | Path) -> ProteinFeatures:
     version = int(values.get("format_version", -1))
     if version != FORMAT_VERSION:
         raise PockNetError(f"{path}: feature format {version}, this PockNet reads {FORMAT_VERSION}; re-run data_engineering")
+    missing = [f.name for f in fields(ProteinFeatures) if f.name not in values]
+    if missing:
+        raise PockNetError(f"{path}: feature file lacks {missing}; re-run data_engineering")
     kwargs = {}
     for f in fields(ProteinFeatures):
         value = values[f.name]

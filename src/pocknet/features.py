@@ -35,7 +35,7 @@ __all__ = [
     "file_sha256",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: atoms and point → atom added
 
 
 def _from_mapping(cls: type, params: Mapping[str, Any] | None, where: str) -> Any:

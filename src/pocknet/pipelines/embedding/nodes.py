@@ -1,0 +1,47 @@
+"""Thin nodes: read chains from feature files, embed them through pocknet.embeddings."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from pocknet.embeddings import EmbeddingCache, EmbeddingConfig, EsmEmbedder, embed_with_cache, sequence_key
+from pocknet.features import ProteinFeatures
+from pocknet.progress import progress
+from pocknet.residue_chains import chains_table
+
+log = logging.getLogger(__name__)
+
+MANIFEST_COLUMNS = ["protein", "chain", "length", "model", "layer", "dim", "key"]
+
+
+def collect_chains(protein_features: dict[str, Callable[[], ProteinFeatures]]) -> pd.DataFrame:
+    """One row per chain of every featurised protein (sorted by protein id)."""
+    loaders = [protein_features[key] for key in sorted(protein_features)]
+    return chains_table(load() for load in progress(loaders, total=len(loaders), desc="chains", unit="protein"))
+
+
+def embed_chains(residue_chains: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """Embed every distinct chain sequence into the cache; return the manifest.
+
+    With ``model: none`` no embedding is computed and the manifest says so, so
+    the H5 file and everything downstream record a tabular-only run.
+    """
+    settings = {k: v for k, v in params.items() if k != "cache_dir"}
+    config = EmbeddingConfig.from_params(settings)
+    Path(params["cache_dir"]).mkdir(parents=True, exist_ok=True)  # a DVC output even when empty
+    if config.is_none:
+        log.info("embedding.model is none: no embeddings (tabular-only)")
+        manifest = residue_chains[["protein", "chain", "length"]].copy()
+        manifest["model"], manifest["layer"], manifest["dim"], manifest["key"] = "none", -1, 0, ""
+        return manifest[MANIFEST_COLUMNS]
+    embedder = EsmEmbedder(config)
+    cache = EmbeddingCache.for_embedder(params["cache_dir"], embedder)
+    embed_with_cache(sorted(set(residue_chains["sequence"])), embedder, cache)
+    manifest = residue_chains[["protein", "chain", "length"]].copy()
+    manifest["model"], manifest["layer"], manifest["dim"] = embedder.name, embedder.layer, embedder.dim
+    manifest["key"] = [sequence_key(embedder.name, embedder.layer, s) for s in residue_chains["sequence"]]
+    return manifest[MANIFEST_COLUMNS]

@@ -1,0 +1,55 @@
+"""Thin nodes: splits and leakage (pocknet.splits), the H5 plan (pocknet.training_set), validation."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import pandas as pd
+
+from pocknet.features import ProteinFeatures
+from pocknet.h5store import H5Reader, validate
+from pocknet.progress import progress
+from pocknet.splits import SplitConfig, apply_leaks, assign_splits, find_leaks, split_counts
+from pocknet.training_set import TrainingSetPlan, plan_training_set, training_set_summary
+
+log = logging.getLogger(__name__)
+
+
+def make_splits(residue_chains: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split by PDB entry, then report (and by default drop) train/val chains leaking into test."""
+    config = SplitConfig.from_params(params.get("splits"))
+    splits = assign_splits(sorted(set(residue_chains["protein"])), config)
+    leaks = find_leaks(residue_chains, splits, config, progress=progress)
+    if len(leaks):
+        log.warning("%d train/val chain(s) >= %.0f%% identical to a test chain", len(leaks), 100 * config.leakage_identity)
+    splits = apply_leaks(splits, leaks, config)
+    log.info("splits: %s", split_counts(splits))
+    return splits, leaks
+
+
+def plan_h5(
+    protein_features: dict[str, Callable[[], ProteinFeatures]],
+    splits: pd.DataFrame,
+    embedding_manifest: pd.DataFrame,
+    params: dict[str, Any],
+    embedding: dict[str, Any],
+    data_engineering: dict[str, Any],
+) -> TrainingSetPlan:
+    return plan_training_set(
+        protein_features,
+        splits,
+        embedding_manifest,
+        cache_dir=embedding["cache_dir"],
+        k=params["k"],
+        neighbour_distance=params["neighbour_distance"],
+        params={"data_engineering": data_engineering, "embedding": embedding, "h5_assembly": params},
+        compression=params.get("compression", "gzip"),
+        chunk_points=params.get("chunk_points", 16384),
+    )
+
+
+def check_h5(training_set: H5Reader) -> dict[str, Any]:
+    """Validate every invariant of the written file, then summarise it (DVC metrics)."""
+    validate(training_set.path)
+    return training_set_summary(training_set)
