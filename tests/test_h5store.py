@@ -294,35 +294,29 @@ def test_writer_rejects_inconsistent_inputs(tmp_path, proteins):
     assert not path.exists() and not list(tmp_path.iterdir())
 
 
+def _plain_header(f) -> dict:
+    return dict(
+        feature_names=f.descriptor_names,
+        k=K,
+        neighbour_distance="ca",
+        embedding_model=None,
+        embedding_layer=None,
+        embedding_dim=0,
+        params_json="{}",
+    )
+
+
 def test_failed_write_leaves_nothing_behind(tmp_path, proteins):
     f, n, d = proteins[0]
     path = tmp_path / "out.h5"
     with pytest.raises(RuntimeError):
-        with H5Writer(
-            path,
-            feature_names=f.descriptor_names,
-            k=K,
-            neighbour_distance="ca",
-            embedding_model=None,
-            embedding_layer=None,
-            embedding_dim=0,
-            params_json="{}",
-        ) as writer:
+        with H5Writer(path, **_plain_header(f)) as writer:
             writer.add(f, split="train", neighbours=n, neighbour_dist=d, embeddings=None)
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
     # an existing file is left untouched by a failed rewrite
     path.write_bytes(b"old")
     with pytest.raises(RuntimeError):
-        with H5Writer(
-            path,
-            feature_names=f.descriptor_names,
-            k=K,
-            neighbour_distance="ca",
-            embedding_model=None,
-            embedding_layer=None,
-            embedding_dim=0,
-            params_json="{}",
-        ):
+        with H5Writer(path, **_plain_header(f)):
             raise RuntimeError("boom")
     assert path.read_bytes() == b"old" and list(tmp_path.iterdir()) == [path]

@@ -15,12 +15,22 @@ from pocknet.training_set import TrainingSetPlan, write_training_set
 __all__ = ["ProteinFeaturesDataset", "TrainingSetH5Dataset"]
 
 
-class ProteinFeaturesDataset(AbstractDataset[ProteinFeatures, ProteinFeatures]):
-    """One protein's features as ``.npz``; used as the item type of a PartitionedDataset."""
+class _LocalFileDataset(AbstractDataset):
+    """A dataset stored in one local file (writes are atomic in the save functions)."""
 
     def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
         self._filepath = Path(filepath)
         self.metadata = metadata
+
+    def _exists(self) -> bool:
+        return self._filepath.is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath)}
+
+
+class ProteinFeaturesDataset(_LocalFileDataset):
+    """One protein's features as ``.npz``; used as the item type of a PartitionedDataset."""
 
     def load(self) -> ProteinFeatures:
         return load_features(self._filepath)
@@ -28,28 +38,12 @@ class ProteinFeaturesDataset(AbstractDataset[ProteinFeatures, ProteinFeatures]):
     def save(self, data: ProteinFeatures) -> None:
         save_features(data, self._filepath)
 
-    def _exists(self) -> bool:
-        return self._filepath.is_file()
 
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath)}
-
-
-class TrainingSetH5Dataset(AbstractDataset[TrainingSetPlan, H5Reader]):
+class TrainingSetH5Dataset(_LocalFileDataset):
     """The training-set HDF5: saving streams a plan protein by protein; loading opens a lazy reader."""
-
-    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
-        self._filepath = Path(filepath)
-        self.metadata = metadata
 
     def load(self) -> H5Reader:
         return H5Reader(self._filepath)
 
     def save(self, data: TrainingSetPlan) -> None:
         write_training_set(data, self._filepath)
-
-    def _exists(self) -> bool:
-        return self._filepath.is_file()
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath)}

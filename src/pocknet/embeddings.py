@@ -30,13 +30,14 @@ import logging
 import pickle
 import re
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
 from pocknet.atomic import atomic_write
+from pocknet.config import dataclass_from_params
 from pocknet.errors import ConfigError
 from pocknet.progress import progress
 
@@ -154,12 +155,7 @@ class EmbeddingConfig:
         Unknown keys are rejected rather than ignored because a misspelt key
         (``windows:``) would otherwise silently run with the default.
         """
-        params = dict(params or {})
-        known = {f.name for f in fields(cls)}
-        unknown = set(params) - known
-        if unknown:
-            raise ConfigError(f"embedding: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**params)
+        return dataclass_from_params(cls, params, "embedding")
 
 
 # --------------------------------------------------------------------------- model files

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from pocknet import __version__
 from pocknet.descriptors import DESCRIPTOR_NAMES, DescriptorConfig, point_descriptors
-from pocknet.errors import ConfigError
+from pocknet.config import dataclass_from_params
 from pocknet.labels import ligand_distances, point_labels
 from pocknet.ligands import LigandRules
 from pocknet.structure import Structure, load_structure
@@ -36,15 +36,6 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 2  # 2: atoms and point → atom added
-
-
-def _from_mapping(cls: type, params: Mapping[str, Any] | None, where: str) -> Any:
-    params = dict(params or {})
-    known = {f.name for f in fields(cls)}
-    unknown = set(params) - known
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
-    return cls(**params)
 
 
 @dataclass(frozen=True)
@@ -74,9 +65,9 @@ class FeaturizeConfig:
         """From the ``data_engineering`` block of params.yaml (other keys ignored)."""
         return cls(
             ligands=LigandRules.from_params(params.get("ligands")),
-            surface=_from_mapping(SurfaceConfig, params.get("surface"), "surface"),
-            descriptors=_from_mapping(DescriptorConfig, params.get("descriptors"), "descriptors"),
-            labels=_from_mapping(LabelConfig, params.get("labels"), "labels"),
+            surface=dataclass_from_params(SurfaceConfig, params.get("surface"), "surface"),
+            descriptors=dataclass_from_params(DescriptorConfig, params.get("descriptors"), "descriptors"),
+            labels=dataclass_from_params(LabelConfig, params.get("labels"), "labels"),
         )
 
     def to_json(self) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.cluster.hierarchy import DisjointSet
 from scipy.spatial import cKDTree
 
-from pocknet.errors import ConfigError
+from pocknet.config import dataclass_from_params
 
 __all__ = ["IGNORED_LIGAND_CODES", "Ligand", "LigandRules", "find_ligands"]
 
@@ -39,16 +39,10 @@ class LigandRules:
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None) -> "LigandRules":
         """Build from a ``ligands:`` parameter block; unknown keys are an error."""
-        if not params:
-            return cls()
-        known = set(cls.__dataclass_fields__)
-        unknown = set(params) - known
-        if unknown:
-            raise ConfigError(f"ligand rules: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
-        values = dict(params)
-        if "ignored_codes" in values:
-            values["ignored_codes"] = frozenset(str(c).upper() for c in values["ignored_codes"])
-        return cls(**values)
+        codes = (params or {}).get("ignored_codes") or ()
+        return dataclass_from_params(
+            cls, params, "ligands", ignored_codes=frozenset(str(c).upper() for c in codes)
+        )
 
 
 @dataclass(frozen=True)

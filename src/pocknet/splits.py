@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -22,6 +22,7 @@ import pandas as pd
 from Bio import Align
 from Bio.Align import substitution_matrices
 
+from pocknet.config import dataclass_from_params
 from pocknet.errors import ConfigError
 
 __all__ = [
@@ -50,15 +51,13 @@ class SplitConfig:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None) -> "SplitConfig":
-        params = dict(params or {})
-        known = {f.name for f in fields(cls)}
-        unknown = set(params) - known
-        if unknown:
-            raise ConfigError(f"splits: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
-        for key in ("test_datasets", "external_datasets"):
-            if key in params:
-                params[key] = tuple(str(v).lower() for v in params[key] or ())
-        config = cls(**params)
+        params = params or {}
+        config = dataclass_from_params(
+            cls,
+            params,
+            "splits",
+            **{k: tuple(str(v).lower() for v in params.get(k) or ()) for k in ("test_datasets", "external_datasets")},
+        )
         if not 0.0 <= config.validation_fraction < 1.0:
             raise ConfigError(f"splits.validation_fraction must be in [0, 1), got {config.validation_fraction}")
         return config
