@@ -12,7 +12,7 @@ from pocknet.features import ProteinFeatures
 from pocknet.h5store import H5Reader
 from pocknet.training_set import TrainingSetPlan, write_training_set
 
-__all__ = ["ProteinFeaturesDataset", "TrainingSetH5Dataset"]
+__all__ = ["ProteinFeaturesDataset", "TrainingSetH5Dataset", "ModelFileDataset"]
 
 
 class _LocalFileDataset(AbstractDataset):
@@ -47,3 +47,17 @@ class TrainingSetH5Dataset(_LocalFileDataset):
 
     def save(self, data: TrainingSetPlan) -> None:
         write_training_set(data, self._filepath)
+
+
+class ModelFileDataset(_LocalFileDataset):
+    """A PockNet model file (:mod:`pocknet.model_io`); loads as the bundle dict (weights only)."""
+
+    def load(self) -> dict[str, Any]:
+        from pocknet.model_io import load_model
+
+        return load_model(self._filepath)[1]
+
+    def save(self, data: dict[str, Any]) -> None:
+        from pocknet.model_io import save_model
+
+        save_model(data, self._filepath)

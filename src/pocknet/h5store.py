@@ -662,6 +662,12 @@ class H5Reader:
         """Rows ``start:stop`` of ``points/<name>`` (contiguous, so cheap: e.g. one protein's labels)."""
         return self._file()["points"][name][start:stop]
 
+    def residue_embeddings(self) -> np.ndarray:
+        """The whole residue embedding table ``[R, D]`` float16 (training keeps it in memory once)."""
+        if self.embedding_dim == 0:
+            raise H5FormatError(f"{self.path}: no embeddings (embedding_model none)")
+        return self._file()["residues"]["embedding"][:]
+
     def batch(self, indices: np.ndarray | Sequence[int]) -> dict[str, np.ndarray]:
         """Gather point rows and, when present, their residue embeddings.
 

@@ -1,0 +1,25 @@
+"""Thin node: pocknet.training does the work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from pocknet.h5store import H5Reader
+from pocknet.training import TrainingConfig, export_model, fit, validation_report
+
+
+def train_model(
+    training_set: H5Reader, training: dict[str, Any], h5_assembly: dict[str, Any], embedding: dict[str, Any]
+) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
+    """Train, pick the best validation epoch, choose the threshold on validation, export."""
+    config = TrainingConfig.from_params(training)
+    module, history, data = fit(training_set.path, training)
+    report = validation_report(module.model, data, config.threshold_criterion)
+    best = history.loc[history["val_pr_auc"].idxmax()]
+    provenance = {"stage": "training", "best_epoch": int(best["epoch"]), "checkpoint": best["checkpoint"], "seed": config.seed}
+    params = {"training": training, "h5_assembly": h5_assembly, "embedding": embedding}
+    bundle = export_model(module, training_set, report, params, provenance)
+    metrics = {"best_epoch": int(best["epoch"]), "epochs": int(len(history)), "threshold": report["threshold"], **report["val"]}
+    return bundle, history, metrics

@@ -1,0 +1,75 @@
+"""Training on a tiny real H5 set: determinism, DDP (2 CPU processes, gloo), export, fusion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pocknet.errors import PockNetError
+from pocknet.h5store import H5Reader
+from pocknet.model_io import load_model, save_model
+from pocknet.training import TrainingConfig, export_model, fit, validation_report
+from training_fixtures import tiny_training_params, write_h5
+
+
+@pytest.fixture(scope="module")
+def tabular_h5(tmp_path_factory, p2rank_test):
+    return write_h5(tmp_path_factory.mktemp("h5") / "tab.h5", p2rank_test)
+
+
+@pytest.fixture(scope="module")
+def fusion_h5(tmp_path_factory, p2rank_test):
+    return write_h5(tmp_path_factory.mktemp("h5") / "fusion.h5", p2rank_test, embedding_dim=8)
+
+
+def test_same_seed_gives_identical_validation_metrics(tabular_h5, tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        module, history, data = fit(tabular_h5, tiny_training_params(tmp_path / name))
+        runs.append((history, module.model.state_dict(), validation_report(module.model, data, "iou")))
+    (h1, s1, r1), (h2, s2, r2) = runs
+    assert h1["val_pr_auc"].tolist() == h2["val_pr_auc"].tolist()
+    assert r1["val"] == r2["val"] and r1["threshold"] == r2["threshold"]
+    for key in s1:
+        assert torch.equal(s1[key], s2[key]), key
+    assert len(h1) == 2 and (tmp_path / "a" / "checkpoints" / "epoch=001.ckpt").is_file()
+    assert 0.0 < r1["val"]["pr_auc"] <= 1.0
+
+
+def test_export_and_safe_reload(tabular_h5, tmp_path):
+    module, history, data = fit(tabular_h5, tiny_training_params(tmp_path, max_epochs=1))
+    report = validation_report(module.model, data, "f1")
+    with H5Reader(tabular_h5) as reader:
+        bundle = export_model(module, reader, report, {"training": {}}, {"stage": "test"})
+        names = reader.feature_names
+    path = tmp_path / "model.pt"
+    save_model(bundle, path)
+    model, meta = load_model(path, feature_names=names)
+    assert meta["threshold"] == report["threshold"] and meta["threshold_criterion"] == "f1"
+    assert meta["embedding_model"] == "none" and len(meta["params_hash"]) == 64
+    batch = {"tabular": torch.from_numpy(data.val_arrays.tabular[:64])}
+    module.model.eval()
+    assert torch.allclose(model(batch), module.model(batch))
+    with pytest.raises(PockNetError, match="different feature set"):
+        load_model(path, feature_names=list(names)[::-1])
+
+
+def test_fusion_model_trains_with_embeddings(fusion_h5, tmp_path):
+    module, history, data = fit(fusion_h5, tiny_training_params(tmp_path, max_epochs=1, loss="focal"))
+    assert module.model.config.embedding_dim == 8
+    assert np.isfinite(history["val_loss"]).all()
+
+
+def test_ddp_two_cpu_processes(tabular_h5, tmp_path):
+    params = tiny_training_params(tmp_path, max_epochs=1, strategy="ddp_spawn", devices=2, deterministic=False)
+    module, history, data = fit(tabular_h5, params)
+    assert len(history) == 1 and np.isfinite(history["val_pr_auc"]).all()
+    assert (tmp_path / "checkpoints" / "epoch=000.ckpt").is_file()
+
+
+def test_training_config_rejects_unknown_and_bad_values():
+    with pytest.raises(PockNetError, match="unknown key"):
+        TrainingConfig.from_params({"epochs": 3})
+    with pytest.raises(PockNetError, match="loss"):
+        TrainingConfig.from_params({"loss": "mse"})

@@ -1,0 +1,56 @@
+"""A small real H5 training set for training/SWA tests (4 p2rank-test proteins)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pocknet.descriptors import DESCRIPTOR_NAMES
+from pocknet.features import FeaturizeConfig, featurize_file
+from pocknet.h5store import H5Writer
+from pocknet.neighbours import nearest_residues
+
+PROTEINS = {
+    "liganated/1a82a.pdb": "train",
+    "liganated/1aaxa.pdb": "train",
+    "liganated/2ck3b.pdb": "train",
+    "liganated/1t7qa.pdb": "val",
+}
+K = 4
+
+
+def write_h5(path: Path, p2rank_test: Path, embedding_dim: int = 0) -> Path:
+    rng = np.random.default_rng(0)
+    with H5Writer(
+        path,
+        feature_names=DESCRIPTOR_NAMES,
+        k=K,
+        neighbour_distance="ca",
+        embedding_model="fake" if embedding_dim else "none",
+        embedding_layer=0 if embedding_dim else -1,
+        embedding_dim=embedding_dim,
+        params_json="{}",
+    ) as writer:
+        for rel, split in PROTEINS.items():
+            f = featurize_file(p2rank_test / rel, FeaturizeConfig(), id=f"p2rank-test/{rel}")
+            n, d = nearest_residues(f, K, "ca")
+            emb = rng.normal(size=(len(f.residue_chain), embedding_dim)).astype(np.float32) if embedding_dim else None
+            writer.add(f, split=split, neighbours=n, neighbour_dist=d, embeddings=emb)
+    return path
+
+
+def tiny_training_params(tmp: Path, **overrides) -> dict:
+    params = {
+        "seed": 3,
+        "batch_size": 2048,
+        "max_epochs": 2,
+        "learning_rate": 0.003,
+        "accelerator": "cpu",
+        "devices": 1,
+        "checkpoint_dir": str(tmp / "checkpoints"),
+        "dvclive_dir": str(tmp / "dvclive"),
+        "model": {"hidden": 16, "heads": 2, "rbf_centers": 4},
+    }
+    params.update(overrides)
+    return params
