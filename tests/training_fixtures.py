@@ -10,6 +10,7 @@ from pocknet.descriptors import DESCRIPTOR_NAMES
 from pocknet.features import FeaturizeConfig, featurize_file
 from pocknet.h5store import H5Writer
 from pocknet.neighbours import nearest_residues
+from pocknet.residue_chains import protein_residue_embeddings
 
 PROTEINS = {
     "liganated/1a82a.pdb": "train",
@@ -20,8 +21,11 @@ PROTEINS = {
 K = 4
 
 
-def write_h5(path: Path, p2rank_test: Path, embedding_dim: int = 0) -> Path:
+def write_h5(path: Path, p2rank_test: Path, embedding_dim: int = 0, embed=None) -> Path:
+    """Train/val H5 of four proteins; embeddings random (``embedding_dim``) or from ``embed(sequence)``."""
     rng = np.random.default_rng(0)
+    if embed is not None:
+        embedding_dim = int(embed("ACDE").shape[1])
     with H5Writer(
         path,
         feature_names=DESCRIPTOR_NAMES,
@@ -35,7 +39,12 @@ def write_h5(path: Path, p2rank_test: Path, embedding_dim: int = 0) -> Path:
         for rel, split in PROTEINS.items():
             f = featurize_file(p2rank_test / rel, FeaturizeConfig(), id=f"p2rank-test/{rel}")
             n, d = nearest_residues(f, K, "ca")
-            emb = rng.normal(size=(len(f.residue_chain), embedding_dim)).astype(np.float32) if embedding_dim else None
+            if embed is not None:
+                emb = protein_residue_embeddings(f, embed)
+            elif embedding_dim:
+                emb = rng.normal(size=(len(f.residue_chain), embedding_dim)).astype(np.float32)
+            else:
+                emb = None
             writer.add(f, split=split, neighbours=n, neighbour_dist=d, embeddings=emb)
     return path
 

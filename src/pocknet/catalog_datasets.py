@@ -12,7 +12,7 @@ from pocknet.features import ProteinFeatures
 from pocknet.h5store import H5Reader
 from pocknet.training_set import TrainingSetPlan, write_training_set
 
-__all__ = ["ProteinFeaturesDataset", "TrainingSetH5Dataset", "ModelFileDataset"]
+__all__ = ["ProteinFeaturesDataset", "TrainingSetH5Dataset", "ModelFileDataset", "PredictionsFolderDataset"]
 
 
 class _LocalFileDataset(AbstractDataset):
@@ -61,3 +61,27 @@ class ModelFileDataset(_LocalFileDataset):
         from pocknet.model_io import save_model
 
         save_model(data, self._filepath)
+
+
+class PredictionsFolderDataset(AbstractDataset):
+    """A folder of per-structure prediction files; saving streams a plan, loading gives pockets.csv."""
+
+    def __init__(self, path: str, metadata: dict[str, Any] | None = None) -> None:
+        self._path = Path(path)
+        self.metadata = metadata
+
+    def load(self) -> Any:
+        import pandas as pd
+
+        return pd.read_csv(self._path / "pockets.csv")
+
+    def save(self, data: Any) -> None:
+        from pocknet.inference import write_predictions
+
+        write_predictions(data, self._path)
+
+    def _exists(self) -> bool:
+        return (self._path / "pockets.csv").is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path)}

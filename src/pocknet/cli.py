@@ -40,6 +40,74 @@ def featurize_cmd(structure: str, chains: str | None, output: str | None) -> Non
         click.echo(f"wrote {output}")
 
 
+@cli.command("predict")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", "out_dir", default="pocknet_predictions", show_default=True,
+              type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--model", default=None, help="Model file (default: the bundled tabular-only model).")
+@click.option("--chains", default=None, help="Comma-separated chain ids to keep (default: all).")
+@click.option("--threshold", type=float, default=None, help="Point threshold (default: the model's, chosen on validation).")
+@click.option("--formats", default="csv,pdb,pml,cxc,json", show_default=True, help="Outputs to write.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--workers", type=int, default=1, show_default=True, help="Structures predicted in parallel.")
+@click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds allowed per structure.")
+def predict_cmd(inputs: tuple[str, ...], out_dir: str, model: str | None, chains: str | None,
+                threshold: float | None, formats: str, device: str, workers: int, timeout: float) -> None:  # fmt: skip
+    """Predict ligand-binding pockets.
+
+    INPUTS are PDB/mmCIF files (gzipped or not), folders of them, or P2Rank .ds lists.
+    Writes <name>_predictions.csv and <name>_residues.csv (P2Rank columns), a points PDB
+    (B-factor = probability, residue number = pocket rank), PyMOL .pml, ChimeraX .cxc and JSON.
+    """
+    from pathlib import Path
+
+    from pocknet.outputs import parse_formats
+    from pocknet.predict import Predictor
+    from pocknet.predict_batch import collect_inputs, run_jobs
+    from pocknet.progress import progress
+
+    fmts = parse_formats(formats)
+    Predictor(model, device=device)  # fail fast, in one line, on a bad model file
+    jobs = collect_inputs(inputs, chains.split(",") if chains else None)
+    results = run_jobs(jobs, model=model, device=device, out_dir=Path(out_dir), formats=fmts,
+                       threshold=threshold, workers=workers, timeout=timeout)  # fmt: skip
+    done, failed = [], []
+    for result in progress(results, total=len(jobs), desc="predict", unit="structure"):
+        (done if result.ok else failed).append(result)
+    if done:
+        click.echo(f"{'structure':32s} {'pockets':>7s} {'top score':>9s} {'top prob':>8s}  top centre")
+        for r in sorted(done, key=lambda r: r.job.name):
+            row = r.summary
+            centre = row.get("top_center") or row.get("top_centre")
+            centre_text = " ".join(f"{c:.1f}" for c in centre) if centre else "-"
+            click.echo(f"{r.job.name[:32]:32s} {row['pockets']:7d} {row.get('top_score') or 0:9.2f} "
+                       f"{row.get('top_probability') or float('nan'):8.2f}  {centre_text}")  # fmt: skip
+        click.echo(f"wrote {len(done)} structure(s) to {out_dir}")
+    for r in failed:
+        click.echo(f"error: {r.error}", err=True)
+    if failed:
+        if len(jobs) > 1:
+            click.echo(f"{len(failed)} of {len(jobs)} structure(s) failed", err=True)
+        sys.exit(1)
+
+
+@cli.command("info")
+@click.option("--model", default=None, help="Model file (default: the bundled model).")
+def info_cmd(model: str | None) -> None:
+    """Version, device and model."""
+    import torch
+
+    from pocknet.predict import Predictor
+
+    predictor = Predictor(model)
+    info = predictor.info()
+    click.echo(f"pocknet {__version__}")
+    click.echo(f"torch {torch.__version__}; CUDA available: {torch.cuda.is_available()}")
+    click.echo(f"model: {info['path']}")
+    click.echo(f"  embeddings: {info['embedding_model']}; threshold {info['threshold']:.3f}; params {info['params_hash']}")
+    click.echo("  validation: " + ", ".join(f"{k} {v:.3f}" for k, v in info["validation"].items() if v is not None))
+
+
 @cli.group("esm")
 def esm_group() -> None:
     """ESM2 model files."""

@@ -112,7 +112,8 @@ def open_dataset(spec: str, root: str | Path) -> Dataset:
     if not path.exists():
         raise DatasetError(f"{path}: dataset not found (data root {root!s}, entry {spec!r})")
     if path.is_dir():
-        return scan_folder(path)
+        # named as given ("bu48/holo"), so ids keep the set name first ("bu48/holo/1ivd.pdb")
+        return scan_folder(path, name=Path(spec).as_posix().strip("/"))
     if path.suffix == ".ds":
         return read_ds(path)
     raise DatasetError(f"{path}: not a .ds list or a folder")

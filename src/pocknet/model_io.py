@@ -19,7 +19,7 @@ from pocknet.atomic import atomic_path
 from pocknet.errors import PockNetError
 from pocknet.model import ModelConfig, PocketNet
 
-__all__ = ["MODEL_FORMAT", "MODEL_FORMAT_VERSION", "make_bundle", "save_model", "load_model"]
+__all__ = ["MODEL_FORMAT", "MODEL_FORMAT_VERSION", "make_bundle", "save_model", "load_model", "model_from_bundle"]
 
 MODEL_FORMAT = "pocknet-model"
 MODEL_FORMAT_VERSION = 1
@@ -44,7 +44,11 @@ def make_bundle(
     metrics: Mapping[str, Any],
     params_hash: str,
     provenance: Mapping[str, Any],
+    featurize_config: Mapping[str, Any] | None = None,
+    pockets: Mapping[str, Any] | None = None,
+    calibration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """Everything inference needs; ``featurize_config`` must be what the training features used."""
     return {
         "format": MODEL_FORMAT,
         "format_version": MODEL_FORMAT_VERSION,
@@ -60,6 +64,9 @@ def make_bundle(
         "metrics": _plain(dict(metrics)),
         "params_hash": str(params_hash),
         "provenance": _plain(dict(provenance)),
+        "featurize_config": _plain(dict(featurize_config or {})),
+        "pockets": _plain(dict(pockets or {})),
+        "calibration": _plain(dict(calibration)) if calibration else None,
     }
 
 
@@ -83,7 +90,12 @@ def load_model(path: str | Path, feature_names: Sequence[str] | None = None) -> 
         raise PockNetError(f"{path}: model format {bundle.get('format_version')}, this PockNet reads {MODEL_FORMAT_VERSION}")
     if feature_names is not None and list(feature_names) != bundle["feature_names"]:
         raise PockNetError(f"{path}: model was trained on a different feature set than this PockNet computes")
+    return model_from_bundle(bundle), bundle
+
+
+def model_from_bundle(bundle: Mapping[str, Any]) -> PocketNet:
+    """The network of a bundle, in eval mode."""
     model = PocketNet(ModelConfig(**bundle["model_config"]))
     model.load_state_dict(bundle["state_dict"])
     model.eval()
-    return model, bundle
+    return model

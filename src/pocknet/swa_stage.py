@@ -28,6 +28,7 @@ class SwaConfig:
     start: int | None = None  # fixed mode: first epoch (inclusive)
     stop: int | None = None  # fixed mode: last epoch (exclusive)
     bn_batches: int | None = None  # training batches for BN recalibration (None: all)
+    calibration: str = "isotonic"  # pocket probability calibrator fitted on validation: isotonic | platt
 
     def __post_init__(self) -> None:
         if self.mode not in ("best_window", "fixed"):

@@ -391,6 +391,7 @@ def export_model(
     from pocknet.model_io import make_bundle
 
     attrs = reader.attrs
+    featurize = json.loads(attrs.get("params_json") or "{}").get("data_engineering", {})
     return make_bundle(
         module.model,
         model_config=module.hparams["model_config"],
@@ -404,4 +405,5 @@ def export_model(
         metrics=report["val"],
         params_hash=params_hash(params),
         provenance=provenance,
+        featurize_config={k: featurize[k] for k in ("ligands", "surface", "descriptors", "labels") if k in featurize},
     )

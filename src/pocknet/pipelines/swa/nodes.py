@@ -1,11 +1,13 @@
-"""Thin node: pocknet.swa averages, pocknet.training evaluates on validation."""
+"""Thin nodes: pocknet.swa_stage averages; pocknet.finalize picks and calibrates the shipped model."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
+from pocknet.features import ProteinFeatures
+from pocknet.finalize import calibrate_bundle
 from pocknet.h5store import H5Reader
 from pocknet.swa_stage import SwaConfig, stochastic_weight_average
 
@@ -14,3 +16,16 @@ def average_weights(
     training_history: pd.DataFrame, training_set: H5Reader, swa: dict[str, Any], training: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     return stochastic_weight_average(training_history, training_set, SwaConfig.from_params(swa), training)
+
+
+def finalize_model(
+    trained_model: dict[str, Any],
+    swa_model: dict[str, Any],
+    protein_features: dict[str, Callable[[], ProteinFeatures]],
+    splits: pd.DataFrame,
+    pockets: dict[str, Any],
+    swa: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Best-epoch vs SWA by validation PR-AUC, then pocket calibration on validation proteins."""
+    candidates = {"best_epoch": trained_model, "swa": swa_model}
+    return calibrate_bundle(candidates, protein_features, splits, pockets, method=swa.get("calibration", "isotonic"))

@@ -1,0 +1,62 @@
+"""`pocknet predict` speed: median seconds per protein on one core, interpreter start excluded.
+
+Times `Predictor.predict_file` (read → featurise → score with the shipped model → pockets →
+residue scores) and, separately, writing all output formats, over the p2rank-test structures.
+
+Usage: python benchmarks/predict_speed.py [--datasets ../shared/datasets] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = "1"
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+import torch  # noqa: E402
+
+from pocknet.datasets import scan_folder  # noqa: E402
+from pocknet.outputs import write_outputs  # noqa: E402
+from pocknet.predict import Predictor  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", type=Path, default=Path(os.environ.get("POCKNET_DATASETS", "../shared/datasets")))
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    predictor = Predictor()
+    rows = []
+    with tempfile.TemporaryDirectory() as out:
+        for entry in scan_folder(args.datasets / "p2rank-test").entries:
+            best, write = float("inf"), float("inf")
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                prediction = predictor.predict_file(entry.path)
+                best = min(best, time.perf_counter() - start)
+                start = time.perf_counter()
+                write_outputs(prediction, Path(out), ("csv", "pdb", "pml", "cxc", "json"))
+                write = min(write, time.perf_counter() - start)
+            rows.append((entry.id, len(prediction.features.atom_coords), len(prediction.pockets), best, write))
+    print(f"{'structure':45s} {'atoms':>6s} {'pockets':>7s} {'predict s':>9s} {'write s':>8s}")
+    for name, atoms, pockets, seconds, write in rows:
+        print(f"{name:45s} {atoms:6d} {pockets:7d} {seconds:9.3f} {write:8.3f}")
+    median = statistics.median(r[3] for r in rows)
+    near = min(rows, key=lambda r: abs(r[1] - 2000))
+    print(f"\nmedian predict seconds per protein (1 core): {median:.3f}; median write: {statistics.median(r[4] for r in rows):.3f}")
+    print(f"closest to 2 000 atoms: {near[0]} ({near[1]} atoms): {near[3]:.3f} s (target <= 0.5 s)")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}, torch {torch.__version__}")
+
+
+if __name__ == "__main__":
+    main()
