@@ -1,16 +1,14 @@
-"""`dvc repro h5_assembly` on a clean copy of the project, with `esm: none` and with a tiny ESM2.
+"""The DVC pipeline on a clean copy of the project, CI-sized (p2rank-test + BU48 holo, 2 epochs).
 
-Slow-ish (about a minute): it runs data_engineering on p2rank-test, then embedding and
-h5_assembly twice. It also checks that data_engineering reproduces the committed dvc.lock.
+In order: `dvc repro h5_assembly` with `esm: none`; all seven stages; a two-seed sweep through
+the experiment queue and `pocknet report seeds`; embedding + H5 again with a tiny ESM2.
+Several minutes in all.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,53 +20,21 @@ from pocknet.feature_files import load_features
 from pocknet.h5store import H5Reader, validate
 from pocknet.neighbours import nearest_residues
 from pocknet.residue_chains import protein_residue_embeddings
-
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+from project_copy import copy_project, git_commit_all, run, use_small_sets
 
 pytestmark = pytest.mark.slow
 
 
 def _run(cmd: list[str], cwd: Path) -> str:
-    env = dict(
-        os.environ,
-        PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        KEDRO_DISABLE_TELEMETRY="true",
-        DO_NOT_TRACK="1",
-        DVC_NO_ANALYTICS="1",
-        GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t",
-    )  # fmt: skip
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, f"{cmd}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return result.stdout
+    return run(cmd, cwd, timeout=900)
 
 
 @pytest.fixture(scope="module")
 def clean_copy(tmp_path_factory, p2rank_test) -> Path:
-    """The project's files as git would check them out (tracked + new, not ignored), nothing else."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO, capture_output=True, check=True,
-    ).stdout.decode().split("\0")  # fmt: skip
-    root = tmp_path_factory.mktemp("clone") / "pocknet"
-    for rel in filter(None, listed):
-        src, dst = REPO / rel, root / rel
-        if not (src.exists() or src.is_symlink()):
-            continue  # deleted in the work tree
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, dst, follow_symlinks=False)
-    (root / "data" / "01_raw" / "p2rank-test").symlink_to(p2rank_test)
-    # CI-sized study: p2rank-test instead of CHEN11 + BU48, a short training run
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["data_engineering"]["datasets"] = ["p2rank-test"]
-    params["training"].update(max_epochs=2, batch_size=4096)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    stages = yaml.safe_load((root / "dvc.yaml").read_text())
-    stages["stages"]["data_engineering"]["deps"][:2] = ["${data_engineering.data_root}/p2rank-test"]
-    (root / "dvc.yaml").write_text(yaml.safe_dump(stages, sort_keys=False))
-    _run(["git", "init", "-q"], root)
-    _run(["git", "add", "-A"], root)
-    _run(["git", "commit", "-qm", "copy"], root)
+    """A CI-sized study in a clean copy: p2rank-test (train/val) + BU48 holo (test), 2 epochs."""
+    root = copy_project(tmp_path_factory.mktemp("clone") / "pocknet")
+    use_small_sets(root, p2rank_test, ("p2rank-test", "bu48/holo"), absolute_root=True, max_epochs=2, batch_size=4096)
+    git_commit_all(root)
     return root
 
 
@@ -76,17 +42,47 @@ def test_repro_with_esm_none(clean_copy):
     _run(["dvc", "repro", "h5_assembly"], clean_copy)
     summary = json.loads((clean_copy / "data" / "04_h5" / "summary.json").read_text())
     assert summary["embedding_model"] == "none" and summary["embedding_dim"] == 0
-    assert summary["proteins"] == 19 and summary["train"]["positives"] > 0 and summary["val"]["proteins"] > 0
+    assert summary["proteins"] == 19 + 49 and summary["test"]["proteins"] == 49
+    assert summary["train"]["positives"] > 0 and summary["val"]["proteins"] > 0
     validate(clean_copy / "data" / "04_h5" / "training_set.h5")
 
 
-def test_repro_swa_trains_checkpoints_and_averages(clean_copy):
-    _run(["dvc", "repro", "swa"], clean_copy)
+def test_repro_all_seven_stages(clean_copy):
+    _run(["dvc", "repro"], clean_copy)
     models = clean_copy / "data" / "05_models"
     assert sorted(p.name for p in (models / "checkpoints").glob("*.ckpt")) == ["epoch=000.ckpt", "epoch=001.ckpt"]
     metrics = json.loads((models / "swa_metrics.json").read_text())
     assert metrics["epochs"] and metrics["bn_samples"] > 0 and 0.0 <= metrics["threshold"] <= 1.0
     assert (models / "swa_model.pt").is_file() and (models / "model.pt").is_file()
+    reporting = clean_copy / "data" / "07_reporting"
+    metrics = json.loads((reporting / "metrics.json").read_text())
+    assert metrics["bu48/holo"]["n_ligands"] > 0 and 0.0 <= metrics["bu48/holo"]["dca_top_n"] <= 1.0
+    assert (reporting / "figures" / "success_vs_dca_cutoff.png").stat().st_size > 0
+    html = (reporting / "report.html").read_text()
+    assert "data:image/png;base64," in html and "http" not in html
+    assert (clean_copy / "data" / "06_predictions" / "bu48" / "holo" / "1a6w.pdb_predictions.csv").is_file()
+
+
+def test_two_seed_sweep_and_seed_report(clean_copy):
+    _run(["git", "add", "-A"], clean_copy)
+    _run(["git", "commit", "-qm", "baseline run"], clean_copy)
+    for seed in (13, 21):
+        _run(["dvc", "exp", "run", "--queue", "-S", f"training.seed={seed}"], clean_copy)
+    _run(["dvc", "queue", "start", "--jobs", "1"], clean_copy)
+    deadline = time.monotonic() + 900
+    status = ""
+    while time.monotonic() < deadline:
+        status = _run(["dvc", "queue", "status"], clean_copy)
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(5)
+    assert "Failed" not in status and "Success" in status, status
+    shown = _run(["dvc", "exp", "show", "--no-pager", "--csv"], clean_copy)
+    assert "training.seed" in shown and "dca_top_n" in shown
+    out = _run(["pocknet", "report", "seeds", "--repo", str(clean_copy), "-o", str(clean_copy / "seeds")], clean_copy)
+    assert "±" in out
+    table = (clean_copy / "seeds" / "seeds.csv").read_text()
+    assert "ci95_half_width" in table and "dca_top_n" in table
 
 
 def test_repro_with_tiny_esm2(clean_copy):

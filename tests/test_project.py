@@ -70,3 +70,10 @@ def test_cli_reports_bad_input_in_one_line(tmp_path):
     result = subprocess.run([str(exe), "featurize", str(bad)], capture_output=True, text=True)
     assert result.returncode == 1
     assert result.stderr.strip() == f"error: {bad}: file is empty"
+
+
+def test_ruff_finds_no_unused_imports_or_undefined_names():
+    ruff = Path(sys.executable).with_name("ruff")
+    result = subprocess.run([str(ruff), "check", "--select", "F,E9", "--output-format", "concise", "src", "tests",
+                             "benchmarks"], cwd=REPO, capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stdout

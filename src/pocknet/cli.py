@@ -108,6 +108,26 @@ def info_cmd(model: str | None) -> None:
     click.echo("  validation: " + ", ".join(f"{k} {v:.3f}" for k, v in info["validation"].items() if v is not None))
 
 
+@cli.group("report")
+def report_group() -> None:
+    """Reports over finished runs."""
+
+
+@report_group.command("seeds")
+@click.option("--repo", default=".", show_default=True, type=click.Path(file_okay=False), help="DVC project.")
+@click.option("-o", "--output", "out_dir", default="data/07_reporting/seeds", show_default=True,
+              type=click.Path(file_okay=False))
+@click.option("--seed-param", default="training.seed", show_default=True)
+@click.option("--all-commits", is_flag=True, help="Include experiments of every commit, not just HEAD.")
+def report_seeds_cmd(repo: str, out_dir: str, seed_param: str, all_commits: bool) -> None:
+    """Mean ± 95 % CI (t-interval over seeds) of every metric of the DVC experiments (`dvc exp show`)."""
+    from pocknet.seeds import run_seed_report
+
+    md, csv = run_seed_report(repo, out_dir, seed_param=seed_param, all_commits=all_commits)
+    click.echo(md.read_text(encoding="utf-8"))
+    click.echo(f"wrote {md} and {csv}")
+
+
 @cli.group("esm")
 def esm_group() -> None:
     """ESM2 model files."""

@@ -16,28 +16,52 @@ Conventions shared by every point-level function:
   class has no PR/ROC-AUC, and an empty prediction of an empty truth has no IoU.
   Callers aggregate with NaN-aware means and report how many were defined.
 
-Pocket level (DCA / DCC / top-n / success@k) is added below the point-level
-section by a later issue.
+Pocket level (second section): DCA / DCC per pocket centre, P2Rank's
+ligand-centric top-n and top-(n+2) success, protein-level success@k, the
+success-vs-cutoff curve, pocket/ground-truth point overlap, and — labelled as
+secondary — the original PockNet's non-standard SAS-point "DCA/DCC". Its
+conventions:
+
+* Pocket centres come **in rank order** (row 0 = rank 1). Ranks are 1-based;
+  rank 0 means "no pocket meets the criterion". Ties in score are already
+  resolved by that order: a ligand found by two pockets takes the lower rank.
+* Cutoffs are inclusive (``distance <= cutoff``), as P2Rank's criteria.
+* Only *relevant* ligands (SCIENCE.md §1) are passed in; every one of them is
+  in the denominator of the ligand-centric numbers, found or not.
+* Undefined fractions (nothing to divide by) are NaN, as in the point level.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Literal
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
+from scipy.spatial.distance import cdist
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from pocknet.errors import ConfigError
 
 __all__ = [
+    "POCKET_CRITERIA",
+    "STANDARD_CUTOFF",
     "best_threshold",
+    "dca",
+    "dcc",
+    "evaluate_proteins",
     "f1",
     "iou",
+    "ligand_ranks",
+    "ligand_success",
+    "pocket_point_overlap",
     "point_metrics",
     "pr_auc",
     "precision_recall_at",
+    "protein_success_at_k",
     "roc_auc",
+    "sas_point_variant",
+    "success_curve",
 ]
 
 Criterion = Literal["iou", "f1"]
@@ -269,3 +293,425 @@ def point_metrics(
         out["iou_protein_mean"] = _nanmean(inter[has_pos] / union[has_pos])
         out["n_proteins"] = int(has_pos.sum())
     return out
+
+
+# --------------------------------------------------------------------------------------
+# Pocket level
+# --------------------------------------------------------------------------------------
+
+PocketCriterion = Literal["dca", "dcc"]
+POCKET_CRITERIA: tuple[str, ...] = ("dca", "dcc")
+STANDARD_CUTOFF = 4.0  # Å, P2Rank's DCA(4) / DCC(4)
+_TOP_N_TOLERANCES = {"top_n": 0, "top_n2": 2}  # P2Rank's top-n and top-(n+2)
+_SUCCESS_AT_K = (1, 3)
+_DEFAULT_CURVE_CUTOFFS = np.arange(0.0, 12.0 + 1e-9, 0.5)
+
+
+def _coords(array: Any, what: str) -> np.ndarray:
+    """``[n, 3]`` float64 coordinates; an empty input of any shape is ``[0, 3]``.
+
+    Shapes are checked here so that a transposed ``[3, n]`` array fails loudly
+    instead of silently producing distances between the wrong things.
+    """
+    a = np.asarray(array, dtype=np.float64)
+    if a.size == 0:
+        return a.reshape(0, 3)
+    if a.ndim != 2 or a.shape[1] != 3:
+        raise ValueError(f"{what} must have shape [n, 3], got {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{what} contain non-finite coordinates")
+    return a
+
+
+def _ligand_list(ligands: Sequence[Any]) -> list[np.ndarray]:
+    """Validated ligand atom arrays; a ligand without atoms has no DCA/DCC and is a bug upstream."""
+    out = [_coords(lig, f"ligand {i} atoms") for i, lig in enumerate(ligands)]
+    for i, lig in enumerate(out):
+        if len(lig) == 0:
+            raise ValueError(f"ligand {i} has no atoms")
+    return out
+
+
+def _check_criterion(criterion: str) -> None:
+    if criterion not in POCKET_CRITERIA:
+        raise ConfigError(f"pocket criterion must be one of {POCKET_CRITERIA}, got {criterion!r}")
+
+
+def dca(centres: np.ndarray, ligand_atoms: np.ndarray) -> np.ndarray:
+    """Distance from each pocket centre to the **closest** ligand atom, ``[n]``.
+
+    P2Rank's DCA: a pocket whose centre sits against any part of the ligand
+    counts, so large ligands are easy to hit anywhere along their length.
+    """
+    c = _coords(centres, "pocket centres")
+    atoms = _ligand_list([ligand_atoms])[0]
+    return cdist(c, atoms).min(axis=1) if len(c) else np.zeros(0)
+
+
+def dcc(centres: np.ndarray, ligand_atoms: np.ndarray) -> np.ndarray:
+    """Distance from each pocket centre to the ligand's **centroid**, ``[n]``.
+
+    Stricter than :func:`dca` for long ligands: the centre must be near the
+    middle of the ligand, not just near one end of it.
+    """
+    c = _coords(centres, "pocket centres")
+    atoms = _ligand_list([ligand_atoms])[0]
+    return np.linalg.norm(c - atoms.mean(axis=0), axis=1)
+
+
+def _distance_matrix(centres: np.ndarray, ligands: list[np.ndarray], criterion: str) -> np.ndarray:
+    """``[n_ligands, n_pockets]`` DCA or DCC for all ligands of a protein at once.
+
+    One ``cdist`` over the concatenated ligand atoms and a segmented minimum
+    (``np.minimum.reduceat``) replace a Python loop over ligands.
+    """
+    _check_criterion(criterion)
+    if not ligands:
+        return np.zeros((0, len(centres)))
+    sizes = np.array([len(lig) for lig in ligands])
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    atoms = np.concatenate(ligands)
+    if criterion == "dca":
+        return np.minimum.reduceat(cdist(atoms, centres), starts, axis=0)
+    centroids = np.add.reduceat(atoms, starts, axis=0) / sizes[:, None]
+    return cdist(centroids, centres)
+
+
+def _first_hit_ranks(distances: np.ndarray, cutoff: float) -> np.ndarray:
+    """1-based index of the first column with ``distance <= cutoff`` per row, 0 if none."""
+    if distances.shape[1] == 0:
+        return np.zeros(distances.shape[0], dtype=np.int64)
+    hit = distances <= cutoff
+    return np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, 0).astype(np.int64)
+
+
+def ligand_ranks(
+    centres_ranked: np.ndarray,
+    ligands: Sequence[np.ndarray],
+    criterion: PocketCriterion = "dca",
+    cutoff: float = STANDARD_CUTOFF,
+) -> np.ndarray:
+    """Rank of the first pocket that finds each ligand (P2Rank's ligand-centric rank).
+
+    Parameters
+    ----------
+    centres_ranked
+        ``[n, 3]`` pocket centres of one protein, best pocket first. The order
+        is the ranking: equal scores must already be broken by the caller, and
+        a ligand found by several pockets takes the lowest rank among them.
+    ligands
+        Atom coordinates (``[m_i, 3]``) of the protein's relevant ligands.
+    criterion
+        ``"dca"`` (closest ligand atom) or ``"dcc"`` (ligand centroid).
+    cutoff
+        Distance in Å; a pocket meets the criterion at ``distance <= cutoff``.
+
+    Returns
+    -------
+    np.ndarray
+        ``[len(ligands)]`` int64, 1-based rank, 0 when no pocket meets the
+        criterion. Several ligands may share one pocket (as in P2Rank).
+    """
+    c = _coords(centres_ranked, "pocket centres")
+    return _first_hit_ranks(_distance_matrix(c, _ligand_list(ligands), criterion), cutoff)
+
+
+def ligand_success(
+    ranks: np.ndarray, n_ligands_in_protein: int | np.ndarray, tolerance: int = 0
+) -> np.ndarray:
+    """Per-ligand success: ``1 <= rank <= n + tolerance``.
+
+    ``n`` is the number of relevant ligands of the ligand's protein (a scalar
+    for one protein, or one value per ligand when ranks are pooled). P2Rank's
+    top-n is ``tolerance=0``, top-(n+2) ``tolerance=2``: a protein with n
+    binding sites is allowed n pockets, so proteins with many sites are not
+    penalised for reporting each of them. The mean of the result over all
+    relevant ligands is the success rate (unfound ligands count as failures).
+    """
+    r = np.asarray(ranks, dtype=np.int64)
+    if tolerance < 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance}")
+    return (r >= 1) & (r <= np.asarray(n_ligands_in_protein) + tolerance)
+
+
+def protein_success_at_k(ranks: np.ndarray, k: int) -> bool:
+    """True when one of the protein's top ``k`` pockets finds any of its ligands.
+
+    Protein-centric (one vote per structure), unlike :func:`ligand_success`.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    r = np.asarray(ranks, dtype=np.int64)
+    return bool(np.any((r >= 1) & (r <= k)))
+
+
+def _mean(values: list[bool] | np.ndarray) -> float:
+    """Fraction true; NaN for an empty list (no denominator, no rate)."""
+    return float(np.mean(values)) if len(values) else float("nan")
+
+
+def _record(record: Mapping[str, Any]) -> tuple[str, np.ndarray, list[np.ndarray]]:
+    """Validated ``(protein, centres, ligands)`` of one per-protein record."""
+    try:
+        name = str(record["protein"])
+        centres, ligands = record["centres"], record["ligands"]
+    except KeyError as exc:
+        raise ValueError(f"pocket-metric record lacks key {exc}; needs protein, centres, ligands") from exc
+    try:
+        return name, _coords(centres, "pocket centres"), _ligand_list(ligands)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from exc
+
+
+def evaluate_proteins(
+    records: Iterable[Mapping[str, Any]], cutoff: float = STANDARD_CUTOFF
+) -> dict[str, Any]:
+    """DCA and DCC success rates of a dataset, P2Rank style.
+
+    Parameters
+    ----------
+    records
+        One mapping per protein: ``protein`` (name), ``centres`` (``[n, 3]``
+        pocket centres in rank order, possibly empty) and ``ligands`` (list of
+        ``[m_i, 3]`` atom arrays of its *relevant* ligands). Proteins without a
+        relevant ligand cannot be evaluated: they are skipped and counted
+        (``n_skipped_no_ligand``, names in ``skipped_no_ligand``) so that a
+        dataset-size mismatch is visible rather than silent. A record may also
+        carry ``positive_points`` (``[p, 3]`` coordinates of its positive SAS
+        points); then the secondary :func:`sas_point_variant` numbers are added.
+    cutoff
+        DCA/DCC distance in Å (4 Å standard).
+
+    Returns
+    -------
+    dict
+        ``n_proteins`` (evaluated proteins, the success@k denominator),
+        ``n_ligands`` (the top-n denominator), ``n_skipped_no_ligand``,
+        ``skipped_no_ligand``, ``cutoff``; for ``c`` in (dca, dcc):
+        ``{c}_top_n``, ``{c}_top_n2`` (ligand-centric, over all relevant
+        ligands), ``{c}_success_at_1``, ``{c}_success_at_3`` (per protein), all
+        fractions in [0, 1] or NaN when nothing was evaluated; ``per_protein``:
+        dicts with ``protein, n_ligands, n_pockets, ranks_dca, ranks_dcc``
+        (ranks as lists of ints, JSON-ready). With ``positive_points`` also
+        ``sas_dca_at_1``, ``sas_dcc_at_1`` and ``n_sas_ground_truth`` (see
+        :func:`sas_point_variant`; not comparable with P2Rank numbers).
+    """
+    per_protein: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    ligand_hits: dict[str, list[np.ndarray]] = {
+        f"{c}_{t}": [] for c in POCKET_CRITERIA for t in _TOP_N_TOLERANCES
+    }
+    protein_hits: dict[str, list[bool]] = {
+        f"{c}_success_at_{k}": [] for c in POCKET_CRITERIA for k in _SUCCESS_AT_K
+    }
+    sas: list[dict[str, Any]] = []
+    for record in records:
+        name, centres, ligands = _record(record)
+        if "positive_points" in record:
+            sas.append(sas_point_variant(centres, record["positive_points"], cutoff=cutoff, k=1))
+        if not ligands:
+            skipped.append(name)
+            continue
+        entry: dict[str, Any] = {"protein": name, "n_ligands": len(ligands), "n_pockets": len(centres)}
+        for c in POCKET_CRITERIA:
+            ranks = _first_hit_ranks(_distance_matrix(centres, ligands, c), cutoff)
+            entry[f"ranks_{c}"] = ranks.tolist()
+            for t, tol in _TOP_N_TOLERANCES.items():
+                ligand_hits[f"{c}_{t}"].append(ligand_success(ranks, len(ligands), tol))
+            for k in _SUCCESS_AT_K:
+                protein_hits[f"{c}_success_at_{k}"].append(protein_success_at_k(ranks, k))
+        per_protein.append(entry)
+
+    out: dict[str, Any] = {
+        "n_proteins": len(per_protein),
+        "n_ligands": sum(p["n_ligands"] for p in per_protein),
+        "n_skipped_no_ligand": len(skipped),
+        "skipped_no_ligand": skipped,
+        "cutoff": float(cutoff),
+    }
+    for key, hits in ligand_hits.items():
+        out[key] = _mean(np.concatenate(hits)) if hits else float("nan")
+    for key, flags in protein_hits.items():
+        out[key] = _mean(flags)
+    if sas:
+        with_truth = [s for s in sas if s["has_ground_truth"]]
+        out["n_sas_ground_truth"] = len(with_truth)
+        out["sas_dca_at_1"] = _mean([s["sas_dca_at_1"] for s in with_truth])
+        out["sas_dcc_at_1"] = _mean([s["sas_dcc_at_1"] for s in with_truth])
+    out["per_protein"] = per_protein
+    return out
+
+
+def success_curve(
+    records: Iterable[Mapping[str, Any]],
+    criterion: PocketCriterion = "dca",
+    cutoffs: Sequence[float] | np.ndarray | None = None,
+    tolerance: int = 0,
+) -> np.ndarray:
+    """Ligand-centric top-(n + tolerance) success rate at each cutoff (report's curve).
+
+    A ligand succeeds at cutoff d exactly when one of its protein's first
+    ``n + tolerance`` pockets lies within d, so the per-ligand minimum distance
+    over those pockets is computed once and compared with every cutoff: the
+    curve is non-decreasing in d by construction, and at 4 Å equals
+    :func:`evaluate_proteins`' ``{criterion}_top_n`` (tolerance 0). Proteins
+    without relevant ligands are skipped, as there. ``cutoffs`` defaults to
+    0–12 Å in 0.5 Å steps. NaN everywhere when there is no ligand.
+    """
+    _check_criterion(criterion)
+    if tolerance < 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance}")
+    grid = _DEFAULT_CURVE_CUTOFFS if cutoffs is None else np.asarray(cutoffs, dtype=np.float64).reshape(-1)
+    best: list[np.ndarray] = []
+    for record in records:
+        _, centres, ligands = _record(record)
+        if not ligands:
+            continue
+        allowed = centres[: len(ligands) + tolerance]
+        if len(allowed) == 0:
+            best.append(np.full(len(ligands), np.inf))
+        else:
+            best.append(_distance_matrix(allowed, ligands, criterion).min(axis=1))
+    if not best:
+        return np.full(len(grid), np.nan)
+    closest = np.concatenate(best)
+    return (closest[None, :] <= grid[:, None]).mean(axis=1)
+
+
+def _point_mask(points: Any, n_points: int, what: str) -> np.ndarray:
+    """Boolean mask from a mask of length ``n_points`` or from integer indices."""
+    a = np.asarray(points)
+    if a.dtype == bool:
+        if a.shape != (n_points,):
+            raise ValueError(f"{what} mask has shape {a.shape}, expected ({n_points},)")
+        return a
+    idx = a.reshape(-1)
+    if idx.size and not np.issubdtype(idx.dtype, np.integer):
+        raise ValueError(f"{what} must be a boolean mask or integer indices, got dtype {idx.dtype}")
+    idx = idx.astype(np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= n_points):
+        raise ValueError(f"{what} indices out of range [0, {n_points})")
+    mask = np.zeros(n_points, dtype=bool)
+    mask[idx] = True
+    return mask
+
+
+def pocket_point_overlap(
+    pocket_points: Sequence[np.ndarray],
+    positive_points: np.ndarray,
+    n_points: int,
+) -> dict[str, Any]:
+    """Overlap of predicted pockets with the ligand-labelled SAS points of one protein.
+
+    Parameters
+    ----------
+    pocket_points
+        Per pocket (rank order), integer indices of its SAS points.
+    positive_points
+        Positive (ligand-labelled) points: a boolean mask of length
+        ``n_points`` or integer indices. For a label vector pass
+        ``labels == 1`` — an int 0/1 vector would be read as indices.
+    n_points
+        Number of SAS points of the protein.
+
+    Returns
+    -------
+    dict
+        ``pocket_iou``: |∪pockets ∩ pos| / |∪pockets ∪ pos| — how well the
+        pockets as a whole reproduce the labelled binding region;
+        ``coverage``: fraction of positive points inside some pocket (recall of
+        the pocket segmentation); ``best_pocket_iou`` and ``best_pocket_rank``
+        (1-based): the single pocket that matches the truth best;
+        ``pocket_ious``: ``[n_pockets]`` per-pocket IoU; plus ``n_pockets``,
+        ``n_positive``, ``n_pocket_points``. Undefined ratios (empty union,
+        no positives, no pockets) are NaN; ``best_pocket_rank`` is then 0.
+    """
+    if n_points < 0:
+        raise ValueError(f"n_points must be >= 0, got {n_points}")
+    pos = _point_mask(positive_points, n_points, "positive points")
+    n_pockets = len(pocket_points)
+    per = [np.asarray(p).reshape(-1) for p in pocket_points]
+    for i, p in enumerate(per):
+        if p.size and (not np.issubdtype(p.dtype, np.integer) or p.min() < 0 or p.max() >= n_points):
+            raise ValueError(f"pocket {i + 1}: point indices must be integers in range [0, {n_points})")
+    sizes = np.array([p.size for p in per], dtype=np.int64)
+    owner = np.repeat(np.arange(n_pockets, dtype=np.int64), sizes)
+    idx = np.concatenate(per).astype(np.int64) if n_pockets else np.zeros(0, dtype=np.int64)
+    # A point listed twice in one pocket counts once.
+    key = np.unique(owner * max(n_points, 1) + idx)
+    owner, idx = key // max(n_points, 1), key % max(n_points, 1)
+    in_pocket = np.zeros(n_points, dtype=bool)
+    in_pocket[idx] = True
+    n_pos = int(pos.sum())
+    inter = int(np.count_nonzero(in_pocket & pos))
+    union = int(np.count_nonzero(in_pocket | pos))
+    size_k = np.bincount(owner, minlength=n_pockets)
+    inter_k = np.bincount(owner, weights=pos[idx], minlength=n_pockets)
+    union_k = size_k + n_pos - inter_k
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ious = np.where(union_k > 0, inter_k / np.where(union_k > 0, union_k, 1), np.nan)
+    defined = ~np.isnan(ious)
+    best = int(np.flatnonzero(defined)[np.argmax(ious[defined])]) if defined.any() else -1
+    return {
+        "pocket_iou": _ratio(inter, union),
+        "coverage": _ratio(inter, n_pos),
+        "best_pocket_iou": float(ious[best]) if best >= 0 else float("nan"),
+        "best_pocket_rank": best + 1,
+        "pocket_ious": ious,
+        "n_pockets": n_pockets,
+        "n_positive": n_pos,
+        "n_pocket_points": int(in_pocket.sum()),
+    }
+
+
+def sas_point_variant(
+    centres_ranked: np.ndarray,
+    positive_point_coords: np.ndarray,
+    cutoff: float = STANDARD_CUTOFF,
+    k: int = 1,
+) -> dict[str, Any]:
+    """The original PockNet's "DCA/DCC" for one protein — **secondary, non-standard**.
+
+    Reported only so that our numbers can be set beside the original release's
+    (SCIENCE.md §8, §9: "DCA@1 75 %, DCC@1 39 %"). Definitions:
+
+    * ``sas_dca_at_{k}``: one of the top ``k`` pocket centres lies within
+      ``cutoff`` of the nearest *positive SAS point* (not a ligand atom);
+    * ``sas_dcc_at_{k}``: one of them lies within ``cutoff`` of the centroid of
+      all the protein's positive points;
+    * all positive points of a protein form one ground-truth pocket, so the
+      rate is taken over proteins with any positive point
+      (``has_ground_truth``), one vote each.
+
+    Why it is not DCA/DCC: positive points are the *labels* (points ≤ 2.6 Å
+    from a ligand atom, on the 1.6 Å probe surface), so the metric measures
+    agreement with the training target rather than with the ligand, and a
+    centre can be near a labelled point yet farther than 4 Å from every atom;
+    merging several binding sites into one centroid puts the "DCC" target
+    between sites; and counting per protein at a fixed k ignores P2Rank's
+    per-ligand top-n rule. Numbers are therefore not comparable with P2Rank's.
+
+    Returns
+    -------
+    dict
+        ``has_ground_truth``, ``sas_dca_at_{k}`` and ``sas_dcc_at_{k}``
+        (bool; False without ground truth), ``sas_dca_distance`` and
+        ``sas_dcc_distance`` (smallest distance over the top ``k`` centres; NaN
+        without ground truth or pockets).
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    centres = _coords(centres_ranked, "pocket centres")[:k]
+    positive = _coords(positive_point_coords, "positive point coordinates")
+    has_truth = len(positive) > 0
+    d_dca = d_dcc = float("nan")
+    if has_truth and len(centres):
+        d_dca = float(cdist(centres, positive).min())
+        d_dcc = float(np.linalg.norm(centres - positive.mean(axis=0), axis=1).min())
+    return {
+        "has_ground_truth": has_truth,
+        f"sas_dca_at_{k}": bool(d_dca <= cutoff),
+        f"sas_dcc_at_{k}": bool(d_dcc <= cutoff),
+        "sas_dca_distance": d_dca,
+        "sas_dcc_distance": d_dcc,
+    }

@@ -15,9 +15,9 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from pocknet.datasets import DatasetEntry, read_ds, scan_folder
+from pocknet.datasets import read_ds, scan_folder
 from pocknet.errors import PockNetError, StructureError
-from pocknet.structure import is_structure_file, structure_stem
+from pocknet.structure import is_structure_file
 
 __all__ = ["PredictJob", "JobResult", "collect_inputs", "run_jobs", "predict_job"]
 

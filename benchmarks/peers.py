@@ -1,0 +1,315 @@
+"""Peer comparison: every method's pocket centres scored by OUR evaluator on the same structures.
+
+Methods
+  pocknet     in process, ``Predictor().predict_file`` with the shipped model (loaded once).
+  p2rank      P2Rank's published predictions (``coach420/predictions/p2rank/<file>_predictions.csv``);
+              only where such files exist (COACH420); no time.
+  fpocket-rs  ``fpocket_rs.detect_pockets`` (Rust fpocket port, default parameters); centre of a pocket
+              = mean of its alpha-sphere centres; ranked by fpocket's score.
+  pocketnet   ``pocketnet.PocketPredictor().predict`` (five-model ensemble, default settings,
+              at most 10 pockets); centre = ``Pocket.center``.
+
+Peers run as subprocesses through ``--peers-python`` (a separate virtualenv), one structure per
+process, with a per-structure timeout; a crash or timeout is a failure with no pockets (it still
+counts in the denominator). Peers get a protein-only copy of each structure (model 1, ATOM records
+plus MSE; no ligands, waters or other HETATM), so that a holo ligand cannot fill the pocket.
+All methods are limited to one thread.
+
+Ligands: holo sets use ``load_structure(path).relevant_ligands``; BU48 apo uses the holo partner's
+relevant ligands superposed by ``transfer_ligands`` (``bu48/pairs.csv``). Structures without relevant
+ligands are skipped by ``evaluate_proteins`` (counted in ``skipped_no_ligand``).
+
+Times: ``median_seconds`` = median per-structure time of the prediction call alone (structure read →
+ranked pockets; interpreter start and model loading excluded); ``median_wall_seconds`` (peers only) =
+the whole subprocess, interpreter start, imports and weight loading included.
+
+Usage:
+  python benchmarks/peers.py [--datasets ../shared/datasets] [--sets bu48-holo,bu48-apo,coach420]
+      [--methods pocknet,p2rank,fpocket-rs,pocketnet] [--limit N] [--limit-method pocketnet=60]
+      [--peers-python /tmp/peers-venv/bin/python] [--out benchmarks/peers_results.csv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import numpy as np  # noqa: E402
+
+SETS = ("bu48-holo", "bu48-apo", "coach420")
+METHODS = ("pocknet", "p2rank", "fpocket-rs", "pocketnet")
+PEERS = ("fpocket-rs", "pocketnet")
+COLUMNS = (
+    "set", "method", "n_structures", "n_proteins", "n_ligands", "n_skipped_no_ligand",
+    "dca_top_n", "dca_top_n2", "dcc_top_n", "dca_success_at_1", "failures",
+    "median_seconds", "median_wall_seconds",
+)
+
+# Runs inside the peers virtualenv: python -c RUNNER <method> <pdb>; last stdout line is JSON.
+RUNNER = r"""
+import json, os, sys, time
+method, path = sys.argv[1], sys.argv[2]
+if method == "fpocket-rs":
+    import fpocket_rs
+    t = time.perf_counter()
+    result = fpocket_rs.detect_pockets(path)
+    seconds = time.perf_counter() - t
+    pockets = sorted(result["pockets"], key=lambda p: p["rank"])
+    centres = []
+    for p in pockets:
+        spheres = p["alpha_spheres"]
+        n = len(spheres)
+        centres.append([sum(s[i] for s in spheres) / n for i in range(3)] if n else None)
+    centres = [c for c in centres if c is not None]
+elif method == "pocketnet":
+    import logging
+    logging.disable(logging.WARNING)
+    import torch
+    torch.set_num_threads(1)
+    from pocketnet import PocketPredictor
+    predictor = PocketPredictor("cpu")
+    t = time.perf_counter()
+    result = predictor.predict(path)
+    seconds = time.perf_counter() - t
+    centres = [[float(v) for v in p.center] for p in sorted(result.pockets, key=lambda p: p.rank)]
+else:
+    raise SystemExit("unknown method " + method)
+print(json.dumps({"centres": centres, "seconds": seconds}))
+"""
+
+
+def protein_only_pdb(src: Path, dst: Path) -> None:
+    """Model 1, ATOM records and MSE HETATM only (what both peers treat as protein)."""
+    out = []
+    opener = __import__("gzip").open if src.suffix == ".gz" else open
+    with opener(src, "rt") as handle:
+        for line in handle:
+            rec = line[:6]
+            if rec == "ENDMDL":
+                break
+            if rec == "ATOM  " or (rec == "HETATM" and line[17:20] == "MSE") or rec.startswith("TER"):
+                out.append(line if line.endswith("\n") else line + "\n")
+    out.append("END\n")
+    dst.write_text("".join(out))
+
+
+def structures_of(datasets: Path, set_name: str) -> list[tuple[str, Path, Path | None]]:
+    """(id, path, holo partner path or None) per structure of a set, in a fixed order."""
+    if set_name == "bu48-holo":
+        return [(p.stem, p, None) for p in sorted((datasets / "bu48" / "holo").glob("*.pdb"))]
+    if set_name == "bu48-apo":
+        with open(datasets / "bu48" / "pairs.csv") as handle:
+            rows = list(csv.DictReader(handle))
+        return [(r["apo"], datasets / "bu48" / r["apo_file"], datasets / "bu48" / r["holo_file"]) for r in rows]
+    if set_name == "coach420":
+        names = [line.split()[0] for line in (datasets / "coach420" / "coach420.ds").read_text().splitlines()
+                 if line.strip() and not line.startswith(("#", "PARAM", "HEADER"))]
+        return [(Path(n).name, datasets / "coach420" / n, None) for n in names]
+    raise SystemExit(f"unknown set {set_name}; choose from {SETS}")
+
+
+def ligands_of(path: Path, holo: Path | None) -> tuple[list[np.ndarray], str | None]:
+    from pocknet.apo import transfer_ligands
+    from pocknet.structure import load_structure
+
+    try:
+        if holo is None:
+            return [np.asarray(lig.coords, float) for lig in load_structure(path).relevant_ligands], None
+        ligands, _ = transfer_ligands(load_structure(path), load_structure(holo))
+        return [np.asarray(lig, float) for lig in ligands], None
+    except Exception as exc:  # noqa: BLE001 - reported, the structure is evaluated with no ligands
+        return [], f"{type(exc).__name__}: {exc}"
+
+
+def run_peer(python: str, method: str, pdb: Path, timeout: float) -> dict[str, Any]:
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run([python, "-c", RUNNER, method, str(pdb)], capture_output=True, text=True,
+                              timeout=timeout, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    except subprocess.TimeoutExpired:
+        return {"centres": [], "error": f"timeout after {timeout:.0f} s", "wall": time.perf_counter() - start}
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["(no stderr)"])[-1]
+        return {"centres": [], "error": f"exit {proc.returncode}: {tail[:300]}", "wall": wall}
+    try:
+        data = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        return {"centres": [], "error": f"unreadable output: {proc.stdout[-200:]!r}", "wall": wall}
+    return {"centres": data["centres"], "seconds": data["seconds"], "wall": wall}
+
+
+class PockNetRunner:
+    def __init__(self) -> None:
+        import torch
+
+        from pocknet.predict import Predictor
+
+        torch.set_num_threads(1)
+        self.predictor = Predictor()
+
+    def __call__(self, path: Path) -> dict[str, Any]:
+        try:
+            start = time.perf_counter()
+            prediction = self.predictor.predict_file(path)
+            seconds = time.perf_counter() - start
+            return {"centres": [list(map(float, p.centre)) for p in prediction.pockets], "seconds": seconds}
+        except Exception as exc:  # noqa: BLE001
+            return {"centres": [], "error": f"{type(exc).__name__}: {exc}"}
+
+
+def p2rank_centres(datasets: Path, path: Path) -> dict[str, Any]:
+    from pocknet.evaluation import read_p2rank_centres
+
+    csv_path = datasets / "coach420" / "predictions" / "p2rank" / f"{path.name}_predictions.csv"
+    if not csv_path.exists():
+        return {"centres": [], "error": f"no published prediction {csv_path.name}"}
+    return {"centres": read_p2rank_centres(csv_path).tolist()}
+
+
+def fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.3f}"
+    return str(value)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", type=Path, default=Path(os.environ.get("POCKNET_DATASETS", "../shared/datasets")))
+    parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--limit", type=int, default=None, help="first N structures per set")
+    parser.add_argument("--limit-method", action="append", default=[],
+                        help="METHOD=N or METHOD@SET=N: first N structures for that method (repeatable)")
+    parser.add_argument("--peers-python", default="/tmp/peers-venv/bin/python")
+    parser.add_argument("--timeout", type=float, default=120.0, help="per-structure timeout for peers (s)")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/peers_results.csv"))
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "pocknet-peers-cache",
+                        help="per-structure results are kept here so an interrupted run resumes")
+    args = parser.parse_args()
+
+    sets = [s for s in args.sets.split(",") if s]
+    methods = [m for m in args.methods.split(",") if m]
+    for m in methods:
+        if m not in METHODS:
+            raise SystemExit(f"unknown method {m}; choose from {METHODS}")
+    limits: dict[str, int] = {}
+    for item in args.limit_method:
+        key, _, n = item.partition("=")
+        limits[key] = int(n)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    pocknet_runner: PockNetRunner | None = None
+
+    from pocknet.metrics import evaluate_proteins
+
+    rows: list[dict[str, Any]] = []
+    failures: list[tuple[str, str, str, str]] = []
+    ligand_notes: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for set_name in sets:
+            try:
+                structures = structures_of(args.datasets, set_name)
+            except FileNotFoundError as exc:
+                print(f"[{set_name}] missing: {exc}", file=sys.stderr)
+                continue
+            if args.limit is not None:
+                structures = structures[: args.limit]
+            ligands: dict[str, list[np.ndarray]] = {}
+            for sid, path, holo in structures:
+                ligands[sid], err = ligands_of(path, holo)
+                if err:
+                    ligand_notes.append(f"{set_name}/{sid}: ligands unavailable ({err})")
+            for method in methods:
+                n = limits.get(f"{method}@{set_name}", limits.get(method))
+                subset = structures[:n] if n is not None else structures
+                if not subset:
+                    continue
+                if method == "p2rank" and not (args.datasets / set_name / "predictions" / "p2rank").is_dir():
+                    print(f"[{set_name}] p2rank: no published predictions for this set, skipped", file=sys.stderr)
+                    continue
+                cache_file = args.cache / f"{set_name}__{method}.json"
+                cache: dict[str, Any] = json.loads(cache_file.read_text()) if cache_file.exists() else {}
+                records, seconds, walls, n_fail = [], [], [], 0
+                t_set = time.perf_counter()
+                for i, (sid, path, _holo) in enumerate(subset):
+                    result = cache.get(sid)
+                    if result is None:
+                        if method == "pocknet":
+                            pocknet_runner = pocknet_runner or PockNetRunner()
+                            result = pocknet_runner(path)
+                        elif method == "p2rank":
+                            result = p2rank_centres(args.datasets, path)
+                        else:
+                            pdb = Path(tmp) / f"{sid}.pdb"
+                            protein_only_pdb(path, pdb)
+                            result = run_peer(args.peers_python, method, pdb, args.timeout)
+                        cache[sid] = result
+                        cache_file.write_text(json.dumps(cache))
+                    if "error" in result:
+                        n_fail += 1
+                        failures.append((set_name, method, sid, result["error"]))
+                    if "seconds" in result:
+                        seconds.append(result["seconds"])
+                    if "wall" in result:
+                        walls.append(result["wall"])
+                    centres = np.asarray(result["centres"], float).reshape(-1, 3)
+                    records.append({"protein": sid, "centres": centres, "ligands": ligands[sid]})
+                    if (i + 1) % 20 == 0:
+                        print(f"[{set_name}] {method}: {i + 1}/{len(subset)} ({time.perf_counter() - t_set:.0f} s)",
+                              file=sys.stderr, flush=True)
+                m = evaluate_proteins(records)
+                row = {
+                    "set": set_name, "method": method, "n_structures": len(subset),
+                    "n_proteins": m["n_proteins"], "n_ligands": m["n_ligands"],
+                    "n_skipped_no_ligand": m["n_skipped_no_ligand"],
+                    "dca_top_n": m["dca_top_n"], "dca_top_n2": m["dca_top_n2"], "dcc_top_n": m["dcc_top_n"],
+                    "dca_success_at_1": m["dca_success_at_1"], "failures": n_fail,
+                    "median_seconds": statistics.median(seconds) if seconds else float("nan"),
+                    "median_wall_seconds": statistics.median(walls) if walls else float("nan"),
+                }
+                rows.append(row)
+                print(f"[{set_name}] {method}: done, {len(subset)} structures, "
+                      f"{time.perf_counter() - t_set:.0f} s", file=sys.stderr, flush=True)
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: fmt(v) for k, v in row.items()})
+
+    header = ("set", "method", "structures", "proteins", "ligands", "skipped (no lig.)", "DCA top-n",
+              "DCA top-(n+2)", "DCC top-n", "DCA success@1", "failures", "median s", "median wall s")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for r in rows:
+        pct = [f"{100 * r[k]:.1f}" if not math.isnan(r[k]) else "" for k in
+               ("dca_top_n", "dca_top_n2", "dcc_top_n", "dca_success_at_1")]
+        secs = [f"{r[k]:.2f}" if not math.isnan(r[k]) else "–" for k in ("median_seconds", "median_wall_seconds")]
+        print(f"| {r['set']} | {r['method']} | {r['n_structures']} | {r['n_proteins']} | {r['n_ligands']} | "
+              f"{r['n_skipped_no_ligand']} | " + " | ".join(pct) + f" | {r['failures']} | " + " | ".join(secs) + " |")
+    if failures:
+        print("\nFailures:")
+        for set_name, method, sid, err in failures:
+            print(f"- {set_name} {method} {sid}: {err}")
+    if ligand_notes:
+        print("\nLigand notes:")
+        for note in ligand_notes:
+            print(f"- {note}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+import numpy as np
+import pandas as pd
+
+from pocknet.evaluation import evaluate_set, pocket_records, read_p2rank_centres, set_of
+from pocknet.pipelines.reporting.nodes import _apo_pairs
+
+
+def test_set_of():
+    assert set_of("bu48/holo/1a6w.pdb") == "bu48/holo"
+    assert set_of("coach420/structures/1a26A.pdb") == "coach420/structures"
+
+
+def test_read_p2rank_published_predictions(datasets):
+    centres = read_p2rank_centres(datasets / "coach420" / "predictions" / "p2rank" / "1a26A.pdb_predictions.csv")
+    assert centres.shape[1] == 3 and len(centres) >= 4
+    np.testing.assert_allclose(centres[0], [39.1793, 24.7356, 17.0521])
+
+
+def test_apo_pairs_map_apo_ids_to_holo_files(datasets):
+    pairs = _apo_pairs(datasets, "bu48/pairs.csv")
+    assert len(pairs) == 48
+    assert pairs["bu48/apo/1a6u.pdb"] == str(datasets / "bu48" / "holo" / "1a6w.pdb")
+    assert _apo_pairs(datasets, "absent.csv") == {}
+
+
+def test_evaluate_set_counts_and_curve():
+    ligand = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    lookup = {"a": [ligand], "b": [ligand + 50], "c": []}
+    centres = {"a": np.array([[10.0, 0, 0], [0.5, 1.0, 0]]), "b": np.array([[50.0, 50, 50]]), "c": np.zeros((0, 3))}
+    records = pocket_records(["a", "b", "c"], centres.__getitem__, lookup.__getitem__)
+    cutoffs = np.arange(0, 12.5, 0.5)
+    metrics, per_protein, curve = evaluate_set(records, cutoffs)
+    assert metrics["n_proteins"] == 2 and metrics["n_skipped_no_ligand"] == 1
+    assert metrics["dca_top_n"] == 0.5  # a: found at rank 2 > n = 1; b: rank 1
+    assert metrics["dca_top_n2"] == 1.0 and metrics["dca_success_at_1"] == 0.5
+    assert isinstance(per_protein, pd.DataFrame) and len(per_protein) == 2
+    assert np.all(np.diff(curve) >= 0) and curve[-1] == 1.0
