@@ -26,9 +26,9 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 if hasattr(os, "sched_setaffinity"):
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
-from pocknet.datasets import scan_folder  # noqa: E402
-from pocknet.features import FeaturizeConfig, featurize_file  # noqa: E402
-from pocknet.structure import load_structure  # noqa: E402
+from pocknet.datasets import scan_folder
+from pocknet.features import FeaturizeConfig, featurize_file
+from pocknet.structure import load_structure
 
 
 def time_dataset(root: Path, repeats: int) -> list[tuple[str, int, int, float]]:

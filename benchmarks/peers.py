@@ -5,7 +5,11 @@ Methods
   p2rank      P2Rank's published predictions (``coach420/predictions/p2rank/<file>_predictions.csv``);
               only where such files exist (COACH420); no time.
   fpocket-rs  ``fpocket_rs.detect_pockets`` (Rust fpocket port, default parameters); centre of a pocket
-              = mean of its alpha-sphere centres; ranked by fpocket's score.
+              = mean of its alpha-sphere centres; in its documented order (``rank``, "ranked by score").
+  fpocket-rs-size  the same pockets re-ranked by alpha-sphere count. fpocket-rs 0.1.0's own ranking
+              puts large, real pockets last (all its scores are negative); on CHEN11, the training
+              set (``--sets chen11``), ordering by size was the best of score, reversed score, drug
+              score and size, so this variant is chosen there, never on BU48 or COACH420.
   pocketnet   ``pocketnet.PocketPredictor().predict`` (five-model ensemble, default settings,
               at most 10 pockets); centre = ``Pocket.center``.
 
@@ -47,10 +51,13 @@ from typing import Any
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 SETS = ("bu48-holo", "bu48-apo", "coach420")
-METHODS = ("pocknet", "p2rank", "fpocket-rs", "pocketnet")
+EXTRA_SETS = ("chen11",)  # training set: only to choose how a peer's output is read
+METHODS = ("pocknet", "p2rank", "fpocket-rs", "fpocket-rs-size", "pocketnet")
+# A variant re-reads the cached output of its base method in another pocket order.
+VARIANTS = {"fpocket-rs-size": "fpocket-rs"}
 PEERS = ("fpocket-rs", "pocketnet")
 COLUMNS = (
     "set", "method", "n_structures", "n_proteins", "n_ligands", "n_skipped_no_ligand",
@@ -67,13 +74,10 @@ if method == "fpocket-rs":
     t = time.perf_counter()
     result = fpocket_rs.detect_pockets(path)
     seconds = time.perf_counter() - t
-    pockets = sorted(result["pockets"], key=lambda p: p["rank"])
-    centres = []
-    for p in pockets:
-        spheres = p["alpha_spheres"]
-        n = len(spheres)
-        centres.append([sum(s[i] for s in spheres) / n for i in range(3)] if n else None)
-    centres = [c for c in centres if c is not None]
+    pockets = [p for p in sorted(result["pockets"], key=lambda p: p["rank"]) if p["alpha_spheres"]]
+    centres = [[sum(s[i] for s in p["alpha_spheres"]) / len(p["alpha_spheres"]) for i in range(3)]
+               for p in pockets]
+    sizes = [len(p["alpha_spheres"]) for p in pockets]
 elif method == "pocketnet":
     import logging
     logging.disable(logging.WARNING)
@@ -85,9 +89,10 @@ elif method == "pocketnet":
     result = predictor.predict(path)
     seconds = time.perf_counter() - t
     centres = [[float(v) for v in p.center] for p in sorted(result.pockets, key=lambda p: p.rank)]
+    sizes = None
 else:
     raise SystemExit("unknown method " + method)
-print(json.dumps({"centres": centres, "seconds": seconds}))
+print(json.dumps({"centres": centres, "sizes": sizes, "seconds": seconds}))
 """
 
 
@@ -114,11 +119,15 @@ def structures_of(datasets: Path, set_name: str) -> list[tuple[str, Path, Path |
         with open(datasets / "bu48" / "pairs.csv") as handle:
             rows = list(csv.DictReader(handle))
         return [(r["apo"], datasets / "bu48" / r["apo_file"], datasets / "bu48" / r["holo_file"]) for r in rows]
+    if set_name == "chen11":
+        from pocknet.datasets import read_ds
+
+        return [(Path(e.id).name, e.path, None) for e in read_ds(datasets / "chen11" / "chen11.ds").entries]
     if set_name == "coach420":
         names = [line.split()[0] for line in (datasets / "coach420" / "coach420.ds").read_text().splitlines()
                  if line.strip() and not line.startswith(("#", "PARAM", "HEADER"))]
         return [(Path(n).name, datasets / "coach420" / n, None) for n in names]
-    raise SystemExit(f"unknown set {set_name}; choose from {SETS}")
+    raise SystemExit(f"unknown set {set_name}; choose from {SETS + EXTRA_SETS}")
 
 
 def ligands_of(path: Path, holo: Path | None) -> tuple[list[np.ndarray], str | None]:
@@ -137,7 +146,7 @@ def ligands_of(path: Path, holo: Path | None) -> tuple[list[np.ndarray], str | N
 def run_peer(python: str, method: str, pdb: Path, timeout: float) -> dict[str, Any]:
     start = time.perf_counter()
     try:
-        proc = subprocess.run([python, "-c", RUNNER, method, str(pdb)], capture_output=True, text=True,
+        proc = subprocess.run([python, "-c", RUNNER, method, str(pdb)], capture_output=True, text=True, check=False,
                               timeout=timeout, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
     except subprocess.TimeoutExpired:
         return {"centres": [], "error": f"timeout after {timeout:.0f} s", "wall": time.perf_counter() - start}
@@ -149,7 +158,7 @@ def run_peer(python: str, method: str, pdb: Path, timeout: float) -> dict[str, A
         data = json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
         return {"centres": [], "error": f"unreadable output: {proc.stdout[-200:]!r}", "wall": wall}
-    return {"centres": data["centres"], "seconds": data["seconds"], "wall": wall}
+    return {"centres": data["centres"], "sizes": data.get("sizes"), "seconds": data["seconds"], "wall": wall}
 
 
 class PockNetRunner:
@@ -178,6 +187,14 @@ def p2rank_centres(datasets: Path, path: Path) -> dict[str, Any]:
     if not csv_path.exists():
         return {"centres": [], "error": f"no published prediction {csv_path.name}"}
     return {"centres": read_p2rank_centres(csv_path).tolist()}
+
+
+def reordered(result: dict[str, Any], method: str) -> dict[str, Any]:
+    """The view of a cached base-method result that ``method`` scores (a variant re-ranks it)."""
+    if method not in VARIANTS or not result.get("centres"):
+        return result
+    order = np.argsort(-np.asarray(result["sizes"]), kind="stable")
+    return {**result, "centres": [result["centres"][i] for i in order]}
 
 
 def fmt(value: Any) -> str:
@@ -240,7 +257,8 @@ def main() -> None:
                 if method == "p2rank" and not (args.datasets / set_name / "predictions" / "p2rank").is_dir():
                     print(f"[{set_name}] p2rank: no published predictions for this set, skipped", file=sys.stderr)
                     continue
-                cache_file = args.cache / f"{set_name}__{method}.json"
+                base = VARIANTS.get(method, method)
+                cache_file = args.cache / f"{set_name}__{base}__v2.json"
                 cache: dict[str, Any] = json.loads(cache_file.read_text()) if cache_file.exists() else {}
                 records, seconds, walls, n_fail = [], [], [], 0
                 t_set = time.perf_counter()
@@ -255,9 +273,10 @@ def main() -> None:
                         else:
                             pdb = Path(tmp) / f"{sid}.pdb"
                             protein_only_pdb(path, pdb)
-                            result = run_peer(args.peers_python, method, pdb, args.timeout)
+                            result = run_peer(args.peers_python, base, pdb, args.timeout)
                         cache[sid] = result
                         cache_file.write_text(json.dumps(cache))
+                    result = reordered(result, method)
                     if "error" in result:
                         n_fail += 1
                         failures.append((set_name, method, sid, result["error"]))

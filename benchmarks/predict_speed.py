@@ -21,11 +21,11 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 if hasattr(os, "sched_setaffinity"):
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
-import torch  # noqa: E402
+import torch
 
-from pocknet.datasets import scan_folder  # noqa: E402
-from pocknet.outputs import write_outputs  # noqa: E402
-from pocknet.predict import Predictor  # noqa: E402
+from pocknet.datasets import scan_folder
+from pocknet.outputs import write_outputs
+from pocknet.predict import Predictor
 
 torch.set_num_threads(1)
 

@@ -1,17 +1,21 @@
 """The DVC pipeline on a clean copy of the project, CI-sized (p2rank-test + BU48 holo, 2 epochs).
 
-In order: `dvc repro h5_assembly` with `esm: none`; all seven stages; a two-seed sweep through
-the experiment queue and `pocknet report seeds`; embedding + H5 again with a tiny ESM2.
+In order: `dvc repro h5_assembly` with `esm: none`; all seven stages; the same again in a
+second clean copy with its own empty cache (identical hashes); the notebook on the outputs;
+a two-seed sweep through the experiment queue and `pocknet report seeds`; embedding + H5
+again with a tiny ESM2.
 Several minutes in all.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -20,7 +24,7 @@ from pocknet.feature_files import load_features
 from pocknet.h5store import H5Reader, validate
 from pocknet.neighbours import nearest_residues
 from pocknet.residue_chains import protein_residue_embeddings
-from project_copy import copy_project, git_commit_all, run, use_small_sets
+from project_copy import QUIET_ENV, copy_project, git_commit_all, run, tool_env, use_small_sets
 
 pytestmark = pytest.mark.slow
 
@@ -29,20 +33,33 @@ def _run(cmd: list[str], cwd: Path) -> str:
     return run(cmd, cwd, timeout=900)
 
 
-@pytest.fixture(scope="module")
-def clean_copy(tmp_path_factory, p2rank_test) -> Path:
+def _small_study(root: Path, p2rank_test: Path) -> Path:
     """A CI-sized study in a clean copy: p2rank-test (train/val) + BU48 holo (test), 2 epochs."""
-    root = copy_project(tmp_path_factory.mktemp("clone") / "pocknet")
+    copy_project(root)
     use_small_sets(root, p2rank_test, ("p2rank-test", "bu48/holo"), absolute_root=True, max_epochs=2, batch_size=4096)
     git_commit_all(root)
     return root
+
+
+@pytest.fixture(scope="module")
+def clean_copy(tmp_path_factory, p2rank_test) -> Path:
+    return _small_study(tmp_path_factory.mktemp("clone") / "pocknet", p2rank_test)
+
+
+def _locked_hashes(root: Path) -> dict[tuple[str, str], str]:
+    """(stage, path) → md5 of every output and metrics file recorded in dvc.lock."""
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    return {(stage, out["path"]): out["md5"] for stage, entry in lock["stages"].items() for out in entry.get("outs", [])}
 
 
 def test_repro_with_esm_none(clean_copy):
     _run(["dvc", "repro", "h5_assembly"], clean_copy)
     summary = json.loads((clean_copy / "data" / "04_h5" / "summary.json").read_text())
     assert summary["embedding_model"] == "none" and summary["embedding_dim"] == 0
-    assert summary["proteins"] == 19 + 49 and summary["test"]["proteins"] == 49
+    splits = pd.read_csv(clean_copy / "data" / "04_h5" / "splits.csv")
+    dropped = int((splits["split"] == "dropped").sum())
+    assert len(splits) == 19 + 49 and summary["proteins"] == 19 + 49 - dropped
+    assert summary["test"]["proteins"] == 49 and dropped < 19
     assert summary["train"]["positives"] > 0 and summary["val"]["proteins"] > 0
     validate(clean_copy / "data" / "04_h5" / "training_set.h5")
 
@@ -63,6 +80,33 @@ def test_repro_all_seven_stages(clean_copy):
     assert (clean_copy / "data" / "06_predictions" / "bu48" / "holo" / "1a6w.pdb_predictions.csv").is_file()
 
 
+def test_repro_from_another_clean_copy_gives_identical_hashes(clean_copy, tmp_path_factory, p2rank_test):
+    """Every output and metric of all seven stages is bit-identical from a fresh copy and empty cache (CPU)."""
+    again = _small_study(tmp_path_factory.mktemp("again") / "pocknet", p2rank_test)
+    _run(["dvc", "repro"], again)
+    first, second = _locked_hashes(clean_copy), _locked_hashes(again)
+    assert set(first) == set(second) and len(first) >= 20
+    differing = sorted(key for key in first if first[key] != second[key])
+    assert differing == [], differing
+
+
+def test_notebook_runs_on_the_study_outputs(clean_copy, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("POCKNET_PROTEIN", "bu48/holo/1a6w.pdb")
+    for var, value in QUIET_ENV.items():
+        monkeypatch.setenv(var, value)
+    path = clean_copy / "notebooks" / "explore_predictions.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()  # fmt: skip
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs)
+    assert any("showing bu48/holo/1a6w.pdb" in o.get("text", "") for o in outputs)
+
+
 def test_two_seed_sweep_and_seed_report(clean_copy):
     _run(["git", "add", "-A"], clean_copy)
     _run(["git", "commit", "-qm", "baseline run"], clean_copy)
@@ -76,7 +120,12 @@ def test_two_seed_sweep_and_seed_report(clean_copy):
         if "Queued" not in status and "Running" not in status:
             break
         time.sleep(5)
-    assert "Failed" not in status and "Success" in status, status
+    if "Failed" in status:
+        failed = [line.split()[0] for line in status.splitlines() if "Failed" in line]
+        logs = "\n".join(subprocess.run(["dvc", "queue", "logs", t], cwd=clean_copy, env=tool_env(),
+                                         capture_output=True, text=True).stdout[-4000:] for t in failed)  # fmt: skip
+        pytest.fail(f"{status}\n{logs}")
+    assert "Success" in status, status
     shown = _run(["dvc", "exp", "show", "--no-pager", "--csv"], clean_copy)
     assert "training.seed" in shown and "dca_top_n" in shown
     out = _run(["pocknet", "report", "seeds", "--repo", str(clean_copy), "-o", str(clean_copy / "seeds")], clean_copy)

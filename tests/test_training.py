@@ -53,6 +53,12 @@ def test_export_and_safe_reload(tabular_h5, tmp_path):
     assert torch.allclose(model(batch), module.model(batch))
     with pytest.raises(PockNetError, match="different feature set"):
         load_model(path, feature_names=list(names)[::-1])
+    elsewhere = tmp_path / "another" / "name.pt"
+    save_model(bundle, elsewhere)
+    assert elsewhere.read_bytes() == path.read_bytes()  # no file name or location inside
+    ckpt = torch.load(next((tmp_path / "checkpoints").glob("*.ckpt")), map_location="cpu", weights_only=False)
+    state = next(v for k, v in ckpt["callbacks"].items() if k.startswith("PortableCheckpoint"))
+    assert not any(str(v).startswith(str(tmp_path)) for v in (state["dirpath"], state["best_model_path"]))
 
 
 def test_fusion_model_trains_with_embeddings(fusion_h5, tmp_path):

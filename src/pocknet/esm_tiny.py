@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pocknet.atomic import atomic_path
+from pocknet.atomic import atomic_write
 
 __all__ = ["write_tiny_esm2_checkpoint"]
 
@@ -100,10 +100,10 @@ def write_tiny_esm2_checkpoint(
         activation_dropout=0.0,
         token_dropout=True,
     )
-    with atomic_path(path) as tmp:
-        torch.save({"cfg": {"model": cfg}, "model": weights}, tmp)
+    with atomic_write(path, "wb") as handle:  # a handle, not the temp path: see model_io.save_model
+        torch.save({"cfg": {"model": cfg}, "model": weights}, handle)
     if contact_regression:
         regression = {k: v for k, v in state.items() if k.startswith("contact_head.regression.")}
-        with atomic_path(path.with_name(path.stem + "-contact-regression.pt")) as tmp:
-            torch.save({"model": regression}, tmp)
+        with atomic_write(path.with_name(path.stem + "-contact-regression.pt"), "wb") as handle:
+            torch.save({"model": regression}, handle)
     return path

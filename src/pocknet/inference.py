@@ -8,6 +8,10 @@ one at a time when the catalog saves it.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import math
+import statistics
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -20,6 +24,8 @@ from pocknet.outputs import parse_formats, write_outputs
 from pocknet.predict import Predictor
 from pocknet.prediction import Prediction
 from pocknet.progress import progress
+
+log = logging.getLogger(__name__)
 
 __all__ = ["PredictionPlan", "plan_predictions", "write_predictions", "POCKET_TABLE_COLUMNS"]
 
@@ -56,11 +62,17 @@ def plan_predictions(
 def write_predictions(plan: PredictionPlan, root: str | Path) -> None:
     """Per-structure outputs under ``root/<dataset path>/`` plus ``root/pockets.csv`` (all pockets)."""
     root = Path(root)
-    records = []
+    records, seconds = [], []
     for pid, split, prediction in plan.predictions:
+        # Timings differ run to run: logged here, never written into the DVC-tracked files.
+        seconds.append(prediction.seconds)
+        prediction = dataclasses.replace(prediction, seconds=math.nan)
         write_outputs(prediction, root / PurePosixPath(pid).parent, plan.formats)
         for pocket in prediction.pockets:
             x, y, z = (float(c) for c in pocket.centre)
             records.append((pid, split, pocket.rank, pocket.score, pocket.probability, x, y, z, len(pocket.point_indices)))
     with atomic_write(root / "pockets.csv") as handle:
         pd.DataFrame(records, columns=POCKET_TABLE_COLUMNS).to_csv(handle, index=False)
+    if seconds:
+        log.info("predicted %d proteins: median %.3f s, max %.3f s per protein (features loaded)",
+                 len(seconds), statistics.median(seconds), max(seconds))  # fmt: skip

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from pocknet.atomic import atomic_path
+from pocknet.atomic import atomic_write
 from pocknet.errors import PockNetError
 from pocknet.model import ModelConfig, PocketNet
 
@@ -71,8 +71,10 @@ def make_bundle(
 
 
 def save_model(bundle: Mapping[str, Any], path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(dict(bundle), tmp)
+    # Through a file handle: given a path, torch names the archive after the (random) temporary
+    # file, and the same model would hash differently on every run.
+    with atomic_write(path, "wb") as handle:
+        torch.save(dict(bundle), handle)
 
 
 def load_model(path: str | Path, feature_names: Sequence[str] | None = None) -> tuple[PocketNet, dict[str, Any]]:

@@ -65,12 +65,14 @@ __all__ = [
     "PREDICTIONS_COLUMNS",
     "RESIDUES_COLUMNS",
     "chimerax_spec",
+    "decode_hybrid36",
     "hybrid36",
     "output_paths",
     "parse_formats",
     "point_pocket_ranks",
     "points_pdb_text",
     "predictions_table",
+    "read_points_pdb",
     "pymol_selection",
     "residue_ids",
     "residues_table",
@@ -323,6 +325,28 @@ def points_pdb_text(points: np.ndarray, probabilities: np.ndarray, ranks: np.nda
         )
     lines.append("END")
     return "\n".join(lines) + "\n"
+
+
+def decode_hybrid36(field: str) -> int:
+    """Inverse of :func:`hybrid36` for one fixed-width field."""
+    text = field.strip()
+    if not text or text.isdigit():
+        return int(text or 0)
+    width = len(field)
+    offset = 10 * 36 ** (width - 1)
+    upper = text.isupper()
+    value = int(text, 36) - offset + 10**width
+    return value if upper else value + 26 * 36 ** (width - 1)
+
+
+def read_points_pdb(path: str | Path) -> pd.DataFrame:
+    """Read a ``<name>_points.pdb`` back: ``x, y, z, probability, pocket_rank`` per point, in file order."""
+    rows = []
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("HETATM"):
+            rows.append((float(line[30:38]), float(line[38:46]), float(line[46:54]),
+                         float(line[60:66]), decode_hybrid36(line[22:26])))  # fmt: skip
+    return pd.DataFrame(rows, columns=["x", "y", "z", "probability", "pocket_rank"])
 
 
 def _pocket_residue_groups(prediction: Prediction, pocket) -> list[tuple[str, list[str]]]:

@@ -284,6 +284,29 @@ def _loggers(config: TrainingConfig) -> list[Any]:
     return loggers
 
 
+class PortableCheckpoint(L.pytorch.callbacks.ModelCheckpoint):
+    """Stores its paths relative to the working directory (the project root under `dvc repro`):
+    Lightning keeps them absolute, so the same run in another folder gave other checkpoint hashes."""
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        for key, value in state.items():
+            if isinstance(value, str):
+                state[key] = _relative(value)
+            elif key == "best_k_models":
+                state[key] = {_relative(k): v for k, v in value.items()}
+        return state
+
+
+def _relative(path: str) -> str:
+    if not os.path.isabs(path):
+        return path
+    try:
+        return os.path.relpath(path, os.getcwd())
+    except ValueError:  # another drive (Windows)
+        return path
+
+
 def _pos_weight(config: TrainingConfig, arrays: SplitArrays) -> float:
     if config.pos_weight != "auto":
         return float(config.pos_weight)
@@ -320,7 +343,7 @@ def fit(h5_path: str | Path, params: Mapping[str, Any]) -> tuple[PocketModule, p
         stale.unlink(missing_ok=True)
     history = EpochHistory(checkpoint_dir)
     callbacks = [
-        L.pytorch.callbacks.ModelCheckpoint(
+        PortableCheckpoint(
             dirpath=checkpoint_dir,
             filename="epoch={epoch:03d}",
             auto_insert_metric_name=False,
