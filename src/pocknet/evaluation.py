@@ -9,17 +9,20 @@ from ``pockets.csv``, P2Rank's from its published ``*_predictions.csv``.
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 
 from pocknet.apo import transfer_ligands
 from pocknet.errors import PockNetError
 from pocknet.features import ProteinFeatures
 from pocknet.finalize import relevant_ligand_atoms
+from pocknet.labels import NEUTRAL, point_labels
 from pocknet.metrics import evaluate_proteins, point_metrics, success_curve
 from pocknet.structure import load_structure
 
@@ -27,6 +30,8 @@ __all__ = [
     "set_of",
     "read_p2rank_centres",
     "apo_ligands",
+    "labels_from_ligands",
+    "evaluation_labels",
     "pocket_records",
     "evaluate_set",
 ]
@@ -55,6 +60,39 @@ def apo_ligands(apo_features: ProteinFeatures, holo_path: str | Path) -> list[np
     holo = load_structure(holo_path)
     ligands, _ = transfer_ligands(apo, holo)
     return ligands
+
+
+def labels_from_ligands(
+    points: np.ndarray, ligands: list[np.ndarray], positive_distance: float, neutral_distance: float | None
+) -> np.ndarray:
+    """Point labels against given ligand atoms (SCIENCE.md §4): apo points, labelled by the
+    holo partner's superposed ligands, since the apo file itself has none to label them by."""
+    atoms = [np.asarray(lig, dtype=float).reshape(-1, 3) for lig in ligands]
+    atoms = [a for a in atoms if len(a)]
+    if not atoms or len(points) == 0:
+        distances = np.full(len(points), np.inf)
+    else:
+        distances, _ = cKDTree(np.concatenate(atoms)).query(points)
+    return point_labels(distances, positive_distance, neutral_distance)
+
+
+def evaluation_labels(
+    features: ProteinFeatures,
+    ligands_of: Callable[[str], list[np.ndarray]],
+    is_apo: bool,
+    label_params: Mapping[str, Any],
+) -> np.ndarray:
+    """The point labels a protein is scored against: its own, or for apo structures those of the
+    superposed holo ligands (all neutral, i.e. left out, when the transfer failed)."""
+    if not is_apo:
+        return features.labels
+    try:
+        ligands = ligands_of(features.id)
+    except PockNetError:
+        return np.full(features.n_points, NEUTRAL, dtype=np.int8)
+    return labels_from_ligands(
+        features.points, ligands, label_params["positive_distance"], label_params.get("neutral_distance")
+    )
 
 
 def pocket_records(
@@ -96,8 +134,12 @@ def as_ligand_lookup(
     protein_features: Mapping[str, Callable[[], ProteinFeatures]],
     apo_pairs: Mapping[str, str],
 ) -> Callable[[str], list[np.ndarray]]:
-    """protein id → relevant ligand atoms (holo: its own; apo: the holo partner's, superposed)."""
+    """protein id → relevant ligand atoms (holo: its own; apo: the holo partner's, superposed).
 
+    Cached: the apo superposition is asked for twice (pocket and point metrics).
+    """
+
+    @functools.lru_cache(maxsize=None)
     def lookup(pid: str) -> list[np.ndarray]:
         features = protein_features[pid]()
         if pid in apo_pairs:

@@ -8,7 +8,14 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from pocknet.evaluation import as_ligand_lookup, evaluate_set, pocket_records, read_p2rank_centres, set_of
+from pocknet.evaluation import (
+    as_ligand_lookup,
+    evaluate_set,
+    evaluation_labels,
+    pocket_records,
+    read_p2rank_centres,
+    set_of,
+)
 from pocknet.features import ProteinFeatures
 from pocknet.predict import Predictor
 from pocknet.report import html_report, metrics_table, plot_pr_curve, plot_success_curve, pr_curve_points
@@ -33,7 +40,8 @@ def evaluate_predictions(
     """(metrics.json, per-protein table, success-vs-cutoff curves, PR curves) for every evaluated set."""
     data_root = Path(data_engineering["data_root"])
     cutoffs = np.arange(0.0, 12.01, 0.5)
-    lookup = as_ligand_lookup(protein_features, _apo_pairs(data_root, reporting.get("apo_pairs")))
+    apo_pairs = _apo_pairs(data_root, reporting.get("apo_pairs"))
+    lookup = as_ligand_lookup(protein_features, apo_pairs)
     predictor = Predictor(bundle=final_model)
     chosen = splits[splits["split"].isin(reporting["splits"])].sort_values("protein")
     by_protein = {pid: g.sort_values("rank") for pid, g in predictions.groupby("protein")}
@@ -49,7 +57,7 @@ def evaluate_predictions(
         labels, scores, owner = [], [], []
         for i, pid in enumerate(proteins):
             features = protein_features[pid]()
-            labels.append(features.labels)
+            labels.append(evaluation_labels(features, lookup, pid in apo_pairs, data_engineering["labels"]))
             scores.append(predictor.score(features))
             owner.append(np.full(features.n_points, i))
         points = (np.concatenate(labels), np.concatenate(scores), np.concatenate(owner))
