@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import pytest
 
 from pocknet.errors import PockNetError
 from pocknet.evaluation import (
@@ -65,3 +66,13 @@ def test_apo_points_are_labelled_by_the_transferred_ligands():
         raise PockNetError("no matched residues")
 
     assert evaluation_labels(Features, failed, True, params).tolist() == [-1, -1, -1, -1]
+
+
+def test_unpaired_apo_structures_are_not_scored_against_their_own_hetatms():
+    from pocknet.evaluation import as_ligand_lookup
+
+    lookup = as_ligand_lookup({}, {"bu48/apo/1a6u.pdb": "holo/1a6w.pdb"})
+    with pytest.raises(PockNetError, match="without a holo partner"):
+        lookup("bu48/apo/1krm.pdb")
+    records = pocket_records(["bu48/apo/1krm.pdb"], lambda pid: np.zeros((0, 3)), lookup)
+    assert records == []

@@ -31,6 +31,7 @@ __all__ = [
     "read_p2rank_centres",
     "apo_ligands",
     "labels_from_ligands",
+    "apo_sets_of",
     "evaluation_labels",
     "pocket_records",
     "evaluate_set",
@@ -95,6 +96,11 @@ def evaluation_labels(
     )
 
 
+def apo_sets_of(apo_pairs: Mapping[str, str]) -> set[str]:
+    """The evaluation sets holding apo structures (``bu48/apo``): those of the paired apo ids."""
+    return {set_of(pid) for pid in apo_pairs}
+
+
 def pocket_records(
     proteins: Iterable[str],
     centres_of: Callable[[str], np.ndarray],
@@ -139,8 +145,12 @@ def as_ligand_lookup(
     Cached: the apo superposition is asked for twice (pocket and point metrics).
     """
 
+    apo_sets = apo_sets_of(apo_pairs)
+
     @functools.lru_cache(maxsize=None)
     def lookup(pid: str) -> list[np.ndarray]:
+        if pid not in apo_pairs and set_of(pid) in apo_sets:  # BU48's unpaired 1krm: its HETATMs are no reference
+            raise PockNetError("apo structure without a holo partner in the pairs file")
         features = protein_features[pid]()
         if pid in apo_pairs:
             return apo_ligands(features, apo_pairs[pid])
