@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from project_copy import QUIET_ENV, copy_project, git_commit_all, run, tool_env, use_small_sets
 
 from pocknet.embeddings import EmbeddingConfig, EsmEmbedder
 from pocknet.feature_files import load_features
 from pocknet.h5store import H5Reader, validate
 from pocknet.neighbours import nearest_residues
 from pocknet.residue_chains import protein_residue_embeddings
-from project_copy import QUIET_ENV, copy_project, git_commit_all, run, tool_env, use_small_sets
 
 pytestmark = pytest.mark.slow
 
@@ -122,7 +122,7 @@ def test_two_seed_sweep_and_seed_report(clean_copy):
         time.sleep(5)
     if "Failed" in status:
         failed = [line.split()[0] for line in status.splitlines() if "Failed" in line]
-        logs = "\n".join(subprocess.run(["dvc", "queue", "logs", t], cwd=clean_copy, env=tool_env(),
+        logs = "\n".join(subprocess.run(["dvc", "queue", "logs", t], cwd=clean_copy, env=tool_env(), check=False,
                                          capture_output=True, text=True).stdout[-4000:] for t in failed)  # fmt: skip
         pytest.fail(f"{status}\n{logs}")
     assert "Success" in status, status

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import yaml
-
 from kedro.framework.startup import bootstrap_project
 
 from pocknet import __version__

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from training_fixtures import tiny_training_params, write_h5
 
 from pocknet.errors import PockNetError
 from pocknet.h5store import H5Reader
 from pocknet.model_io import load_model, save_model
 from pocknet.training import TrainingConfig, export_model, fit, validation_report
-from training_fixtures import tiny_training_params, write_h5
 
 
 @pytest.fixture(scope="module")

@@ -147,7 +147,7 @@ def as_ligand_lookup(
 
     apo_sets = apo_sets_of(apo_pairs)
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def lookup(pid: str) -> list[np.ndarray]:
         if pid not in apo_pairs and set_of(pid) in apo_sets:  # BU48's unpaired 1krm: its HETATMs are no reference
             raise PockNetError("apo structure without a holo partner in the pairs file")

@@ -32,7 +32,7 @@ class ParamsFileConfigLoader(OmegaConfigLoader):
         params_file = Path(self.conf_source).resolve().parent / PARAMS_FILE
         config = OmegaConf.load(params_file)
         if not isinstance(config, DictConfig):
-            raise ValueError(f"{params_file} must hold a mapping of parameter groups")
+            raise TypeError(f"{params_file} must hold a mapping of parameter groups")
         processed_files.add(params_file)
         return {params_file: config}
 
