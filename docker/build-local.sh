@@ -17,7 +17,7 @@
 #   DEBIAN_MIRROR          [http://deb.debian.org/debian]
 #   TORCH_WHEEL_SRC        CPU torch wheel [/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl]
 #   IMAGE_TAG              [localhost/pocknet:cpu]
-#   SMOKE_PDB              [/work/shared/datasets/p2rank-test/1fbl.pdb, else data/01_raw/p2rank-test/1fbl.pdb]
+#   SMOKE_PDB              [${POCKNET_DATASETS:-../shared/datasets}/p2rank-test/1fbl.pdb, else data/01_raw/p2rank-test/1fbl.pdb]
 #   STORAGE_DRIVER         containers/storage driver [vfs: works in nested containers without overlay]
 #   REBUILD_BASE=1         re-import the base image; REBOOTSTRAP=1 also re-runs debootstrap
 #   BUILD_LAYERS=false     disable buildah's layer cache (default true: fast reruns)
@@ -42,7 +42,7 @@ INCLUDE_PKGS=python3,python3-venv,python3-pip,ca-certificates,libgomp1
 HOST_CA_BUNDLE=${HOST_CA_BUNDLE-/etc/ssl/certs/ca-certificates.crt}
 
 if [[ -z "${SMOKE_PDB:-}" ]]; then
-  for candidate in /work/shared/datasets/p2rank-test/1fbl.pdb "$REPO/data/01_raw/p2rank-test/1fbl.pdb"; do
+  for candidate in "${POCKNET_DATASETS:-$REPO/../shared/datasets}/p2rank-test/1fbl.pdb" "$REPO/data/01_raw/p2rank-test/1fbl.pdb"; do
     if [[ -f $candidate ]]; then SMOKE_PDB=$candidate; break; fi
   done
 fi
