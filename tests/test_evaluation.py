@@ -6,7 +6,6 @@ from pocknet.errors import PockNetError
 from pocknet.evaluation import (
     evaluate_set,
     evaluation_labels,
-    labels_from_ligands,
     pocket_records,
     read_p2rank_centres,
     set_of,
@@ -46,26 +45,24 @@ def test_evaluate_set_counts_and_curve():
     assert np.all(np.diff(curve) >= 0) and curve[-1] == 1.0
 
 
-def test_apo_points_are_labelled_by_the_transferred_ligands():
+def test_points_are_labelled_by_the_ligands_they_are_evaluated_on():
     points = np.array([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0], [3.0, 0.0, 0.0], [10.0, 0.0, 0.0]])
     ligands = [np.zeros((0, 3)), np.array([[0.0, 0.5, 0.0]])]
-    assert labels_from_ligands(points, ligands, 2.6, None).tolist() == [1, 1, 0, 0]
-    assert labels_from_ligands(points, ligands, 2.6, 4.0).tolist() == [1, 1, -1, 0]
-    assert labels_from_ligands(points, [], 2.6, None).tolist() == [0, 0, 0, 0]
 
-    class Features:  # the three fields evaluation_labels reads
+    class Features:  # the fields evaluation_labels reads
         id, n_points = "bu48/apo/x.pdb", 4
         labels = np.array([0, 0, 0, 1], dtype=np.int8)  # stray HETATM in the apo file itself
 
     Features.points = points
     params = {"positive_distance": 2.6, "neutral_distance": None}
-    assert evaluation_labels(Features, lambda pid: ligands, False, params).tolist() == [0, 0, 0, 1]
-    assert evaluation_labels(Features, lambda pid: ligands, True, params).tolist() == [1, 1, 0, 0]
+    assert evaluation_labels(Features, lambda pid: ligands, params).tolist() == [1, 1, 0, 0]
+    assert evaluation_labels(Features, lambda pid: ligands, {**params, "neutral_distance": 4.0}).tolist() == [1, 1, -1, 0]
+    assert evaluation_labels(Features, lambda pid: [], params).tolist() == [0, 0, 0, 0]
 
     def failed(pid):
         raise PockNetError("no matched residues")
 
-    assert evaluation_labels(Features, failed, True, params).tolist() == [-1, -1, -1, -1]
+    assert evaluation_labels(Features, failed, params).tolist() == [-1, -1, -1, -1]
 
 
 def test_unpaired_apo_structures_are_not_scored_against_their_own_hetatms():

@@ -30,6 +30,11 @@ def test_neutral_band():
         point_labels(d, 2.6, 2.0)
 
 
+def test_ligands_given_as_coordinates():
+    ligands = [np.zeros((0, 3)), np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 9.0]])]
+    np.testing.assert_allclose(ligand_distances(np.array([[0.0, 0.0, 3.0]]), ligands), [2.0])
+
+
 def test_no_ligands_means_no_positives():
     d = ligand_distances(np.zeros((5, 3)), [])
     assert np.isinf(d).all()

@@ -16,13 +16,12 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
 from pocknet.apo import transfer_ligands
 from pocknet.errors import PockNetError
 from pocknet.features import ProteinFeatures
 from pocknet.finalize import relevant_ligand_atoms
-from pocknet.labels import NEUTRAL, point_labels
+from pocknet.labels import NEUTRAL, ligand_distances, point_labels
 from pocknet.metrics import evaluate_proteins, point_metrics, success_curve
 from pocknet.structure import load_structure
 
@@ -30,8 +29,6 @@ __all__ = [
     "set_of",
     "read_p2rank_centres",
     "apo_ligands",
-    "labels_from_ligands",
-    "apo_sets_of",
     "evaluation_labels",
     "pocket_records",
     "evaluate_set",
@@ -63,42 +60,23 @@ def apo_ligands(apo_features: ProteinFeatures, holo_path: str | Path) -> list[np
     return ligands
 
 
-def labels_from_ligands(
-    points: np.ndarray, ligands: list[np.ndarray], positive_distance: float, neutral_distance: float | None
-) -> np.ndarray:
-    """Point labels against given ligand atoms (SCIENCE.md §4): apo points, labelled by the
-    holo partner's superposed ligands, since the apo file itself has none to label them by."""
-    atoms = [np.asarray(lig, dtype=float).reshape(-1, 3) for lig in ligands]
-    atoms = [a for a in atoms if len(a)]
-    if not atoms or len(points) == 0:
-        distances = np.full(len(points), np.inf)
-    else:
-        distances, _ = cKDTree(np.concatenate(atoms)).query(points)
-    return point_labels(distances, positive_distance, neutral_distance)
-
-
 def evaluation_labels(
     features: ProteinFeatures,
     ligands_of: Callable[[str], list[np.ndarray]],
-    is_apo: bool,
     label_params: Mapping[str, Any],
 ) -> np.ndarray:
-    """The point labels a protein is scored against: its own, or for apo structures those of the
-    superposed holo ligands (all neutral, i.e. left out, when the transfer failed)."""
-    if not is_apo:
-        return features.labels
+    """Point labels against the ligands a protein is evaluated on (SCIENCE.md §4).
+
+    The same ligands as the pocket metrics: a holo protein's own relevant ligands (which
+    reproduces its feature-file labels), an apo protein's superposed holo ligands (its own
+    file has none). All neutral, i.e. left out, when there is nothing to evaluate against.
+    """
     try:
         ligands = ligands_of(features.id)
     except PockNetError:
         return np.full(features.n_points, NEUTRAL, dtype=np.int8)
-    return labels_from_ligands(
-        features.points, ligands, label_params["positive_distance"], label_params.get("neutral_distance")
-    )
-
-
-def apo_sets_of(apo_pairs: Mapping[str, str]) -> set[str]:
-    """The evaluation sets holding apo structures (``bu48/apo``): those of the paired apo ids."""
-    return {set_of(pid) for pid in apo_pairs}
+    distances = ligand_distances(features.points, ligands)
+    return point_labels(distances, label_params["positive_distance"], label_params.get("neutral_distance"))
 
 
 def pocket_records(
@@ -145,7 +123,7 @@ def as_ligand_lookup(
     Cached: the apo superposition is asked for twice (pocket and point metrics).
     """
 
-    apo_sets = apo_sets_of(apo_pairs)
+    apo_sets = {set_of(pid) for pid in apo_pairs}  # bu48/apo
 
     @functools.cache
     def lookup(pid: str) -> list[np.ndarray]:

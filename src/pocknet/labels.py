@@ -22,12 +22,17 @@ __all__ = ["POSITIVE", "NEGATIVE", "NEUTRAL", "ligand_distances", "point_labels"
 POSITIVE, NEGATIVE, NEUTRAL = 1, 0, -1
 
 
-def ligand_distances(points: np.ndarray, ligands: Sequence[Ligand]) -> np.ndarray:
-    """Distance from each point to the nearest atom of the given ligands (inf if none)."""
-    if not ligands or len(points) == 0:
+def ligand_distances(points: np.ndarray, ligands: Sequence[Ligand | np.ndarray]) -> np.ndarray:
+    """Distance from each point to the nearest atom of the given ligands (inf if none).
+
+    A ligand is a :class:`~pocknet.ligands.Ligand` or its ``[n, 3]`` atom coordinates
+    (as stored in feature files, or superposed from an apo structure's holo partner).
+    """
+    atoms = [np.asarray(getattr(lig, "coords", lig), dtype=np.float64).reshape(-1, 3) for lig in ligands]
+    atoms = [a for a in atoms if len(a)]
+    if not atoms or len(points) == 0:
         return np.full(len(points), np.inf, dtype=np.float32)
-    atoms = np.concatenate([lig.coords for lig in ligands])
-    dist, _ = cKDTree(atoms).query(points)
+    dist, _ = cKDTree(np.concatenate(atoms)).query(points)
     return dist.astype(np.float32)
 
 

@@ -50,6 +50,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import gemmi
 import numpy as np
 import pandas as pd
 
@@ -65,7 +66,6 @@ __all__ = [
     "PREDICTIONS_COLUMNS",
     "RESIDUES_COLUMNS",
     "chimerax_spec",
-    "decode_hybrid36",
     "hybrid36",
     "output_paths",
     "parse_formats",
@@ -327,25 +327,14 @@ def points_pdb_text(points: np.ndarray, probabilities: np.ndarray, ranks: np.nda
     return "\n".join(lines) + "\n"
 
 
-def decode_hybrid36(field: str) -> int:
-    """Inverse of :func:`hybrid36` for one fixed-width field."""
-    text = field.strip()
-    if not text or text.isdigit():
-        return int(text or 0)
-    width = len(field)
-    offset = 10 * 36 ** (width - 1)
-    upper = text.isupper()
-    value = int(text, 36) - offset + 10**width
-    return value if upper else value + 26 * 36 ** (width - 1)
-
-
 def read_points_pdb(path: str | Path) -> pd.DataFrame:
-    """Read a ``<name>_points.pdb`` back: ``x, y, z, probability, pocket_rank`` per point, in file order."""
-    rows = []
-    for line in Path(path).read_text().splitlines():
-        if line.startswith("HETATM"):
-            rows.append((float(line[30:38]), float(line[38:46]), float(line[46:54]),
-                         float(line[60:66]), decode_hybrid36(line[22:26])))  # fmt: skip
+    """Read a ``<name>_points.pdb`` back: ``x, y, z, probability, pocket_rank`` per point, in file order.
+
+    gemmi decodes the hybrid-36 serial and residue numbers written by :func:`points_pdb_text`.
+    """
+    model = gemmi.read_structure(str(path))[0]
+    rows = [(*atom.pos.tolist(), round(atom.b_iso, 2), residue.seqid.num)  # B-factor: F6.2 in the file
+            for chain in model for residue in chain for atom in residue]
     return pd.DataFrame(rows, columns=["x", "y", "z", "probability", "pocket_rank"])
 
 

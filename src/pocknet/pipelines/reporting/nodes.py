@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from pocknet.evaluation import (
-    apo_sets_of,
     as_ligand_lookup,
     evaluate_set,
     evaluation_labels,
@@ -41,9 +40,7 @@ def evaluate_predictions(
     """(metrics.json, per-protein table, success-vs-cutoff curves, PR curves) for every evaluated set."""
     data_root = Path(data_engineering["data_root"])
     cutoffs = np.arange(0.0, 12.01, 0.5)
-    apo_pairs = _apo_pairs(data_root, reporting.get("apo_pairs"))
-    lookup = as_ligand_lookup(protein_features, apo_pairs)
-    apo_sets = apo_sets_of(apo_pairs)
+    lookup = as_ligand_lookup(protein_features, _apo_pairs(data_root, reporting.get("apo_pairs")))
     predictor = Predictor(bundle=final_model)
     chosen = splits[splits["split"].isin(reporting["splits"])].sort_values("protein")
     by_protein = {pid: g.sort_values("rank") for pid, g in predictions.groupby("protein")}
@@ -59,7 +56,7 @@ def evaluate_predictions(
         labels, scores, owner = [], [], []
         for i, pid in enumerate(proteins):
             features = protein_features[pid]()
-            labels.append(evaluation_labels(features, lookup, set_of(pid) in apo_sets, data_engineering["labels"]))
+            labels.append(evaluation_labels(features, lookup, data_engineering["labels"]))
             scores.append(predictor.score(features))
             owner.append(np.full(features.n_points, i))
         points = (np.concatenate(labels), np.concatenate(scores), np.concatenate(owner))
