@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import json
 import math
 import os
@@ -99,7 +100,7 @@ print(json.dumps({"centres": centres, "sizes": sizes, "seconds": seconds}))
 def protein_only_pdb(src: Path, dst: Path) -> None:
     """Model 1, ATOM records and MSE HETATM only (what both peers treat as protein)."""
     out = []
-    opener = __import__("gzip").open if src.suffix == ".gz" else open
+    opener = gzip.open if src.suffix == ".gz" else open
     with opener(src, "rt") as handle:
         for line in handle:
             rec = line[:6]

@@ -122,7 +122,6 @@ def as_ligand_lookup(
 
     Cached: the apo superposition is asked for twice (pocket and point metrics).
     """
-
     apo_sets = {set_of(pid) for pid in apo_pairs}  # bu48/apo
 
     @functools.cache
