@@ -27,6 +27,7 @@ from pocknet.embeddings import (  # noqa: E402
     embed_with_cache,
     esm2_model_names,
     load_esm2,
+    prune_cache,
     resolve_model_path,
     sequence_key,
     window_spans,
@@ -325,6 +326,22 @@ def test_cache_paths_and_bytes(embedder: EsmEmbedder, tmp_path: Path) -> None:
         cache.put(SEQ, array[:-1])
     with pytest.raises(ValueError):
         EmbeddingCache(tmp_path, NAME, -1)
+
+
+def test_prune_cache_keeps_exactly_the_referenced_files(tmp_path: Path) -> None:
+    """The cache is a DVC output: its content must not depend on earlier runs (e.g. another model)."""
+    kept_cache = EmbeddingCache(tmp_path, "esm_a", 1)
+    other_cache = EmbeddingCache(tmp_path, "esm_b", 2)
+    kept = kept_cache.put("ACD", np.zeros((3, 4), np.float32))
+    stale = kept_cache.put("EFG", np.ones((3, 4), np.float32))
+    other = other_cache.put("ACD", np.ones((3, 4), np.float32))
+    assert prune_cache(tmp_path, keep=[kept]) == 2
+    assert kept.is_file() and not stale.exists() and not other.exists()
+    assert not (tmp_path / "esm_b").exists()  # emptied folders go too
+    listing = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert listing == ["README.txt", str(kept.relative_to(tmp_path))]
+    assert prune_cache(tmp_path, keep=()) == 1  # `none`: only the README, never an empty folder
+    assert [p.name for p in tmp_path.iterdir()] == ["README.txt"]
 
 
 def test_embed_with_cache_computes_only_missing(embedder: EsmEmbedder, tmp_path: Path, count_forwards) -> None:

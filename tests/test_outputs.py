@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import gzip
+import hashlib
 import json
+import os
 import re
+import shlex
+import shutil
+import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import gemmi
@@ -12,19 +20,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import pocknet.outputs as outputs_module
 from pocknet.errors import ConfigError, PockNetError
 from pocknet.features import FeaturizeConfig, ProteinFeatures, featurize_file
 from pocknet.outputs import (
     FORMATS,
     chimerax_spec,
     hybrid36,
+    output_paths,
     parse_formats,
     point_pocket_ranks,
     points_pdb_text,
     predictions_table,
+    pymol_selection,
     read_points_pdb,
     residue_ids,
     residues_table,
+    structure_file_name,
     summary_rows,
     write_outputs,
 )
@@ -34,7 +46,11 @@ P2RANK_PREDICTIONS = (
     "name,rank,score,probability,sas_points,surf_atoms,center_x,center_y,center_z,residue_ids,surf_atom_ids"
 )
 P2RANK_RESIDUES = "chain,residue_label,residue_name,score,zscore,probability,pocket"
-PML_COMMANDS = {"load", "hide", "show", "color", "set_color", "select", "spectrum", "set", "orient"}
+PML_COMMANDS = {"hide", "show", "color", "set_color", "select", "spectrum", "set", "orient"}
+CXC_COMMANDS = {"open", "name", "color", "surface", "style", "size", "hide", "view"}
+# The two-pocket prediction below: the scripts' exact line counts.
+PML_LINES = 3 + 6 + 9 + 2 + 2 * 3 + 4  # comments, python block, set-up, colours, pockets, ending
+CXC_LINES = 4 + 2 + 5 + 2 * 3 + 4  # comments, opens, set-up, pockets, ending
 
 
 @pytest.fixture(scope="module")
@@ -110,11 +126,13 @@ def test_writes_every_format_and_no_temp_files(written) -> None:
         "1a82a_predictions.csv",
         "1a82a_residues.csv",
         "1a82a_points.pdb",
+        "1a82a_structure.pdb",
         "1a82a.pml",
         "1a82a.cxc",
         "1a82a.json",
     ]
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in paths)  # no .tmp left
+    assert paths == output_paths("1a82a", out)
 
 
 def test_predictions_csv_is_p2rank_layout(written, prediction: Prediction, features: ProteinFeatures) -> None:
@@ -153,6 +171,10 @@ def test_residues_csv(written, prediction: Prediction, features: ProteinFeatures
     assert table["residue_label"].tolist() == features.residue_number.astype(str).tolist()
     assert table["residue_name"].tolist() == features.residue_name.tolist()
     assert table.equals(residues_table(prediction).astype({"residue_label": str}))
+    # probability: the prediction's (calibrated) residue probability, never printed as 0.000 or 1.000
+    assert table["probability"].between(0.001, 0.999).all()
+    expected = np.clip(prediction.residue_probability, 0.001, 0.999)
+    assert np.allclose(table["probability"], expected, atol=0.0005)
 
 
 def test_points_pdb_parses_with_ranks_and_probabilities(written, prediction: Prediction) -> None:
@@ -171,7 +193,8 @@ def test_points_pdb_parses_with_ranks_and_probabilities(written, prediction: Pre
     assert np.array_equal([ra[0].seqid.num for ra in by_serial], ranks)
     assert {ra[0].name for ra in atoms} == {"STP"}
     b = np.array([ra[1].b_iso for ra in by_serial])
-    assert np.allclose(b, prediction.probabilities, atol=0.0051)
+    assert np.allclose(b, np.clip(prediction.probabilities, 0.01, 0.99), atol=0.0051)
+    assert 0.01 - 1e-6 <= b.min() and b.max() <= 0.99 + 1e-6  # F6.2 never reads 0.00 or 1.00 (gemmi: float32)
     xyz = np.array([ra[1].pos.tolist() for ra in by_serial])
     assert np.allclose(xyz, prediction.features.points, atol=6e-4)
     assert sorted(set(ranks.tolist())) == [0, 1, 2]
@@ -185,27 +208,84 @@ def test_overlapping_points_go_to_better_rank(features: ProteinFeatures) -> None
     assert (ranks[shared] == 1).all()
 
 
+def pml_python_block(text: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """The .pml's lines outside its ``python`` block, and the block's ``(file, object)`` loads.
+
+    Asserts the block is exactly ``import os``, the folder of ``__script__`` and
+    ``cmd.load(os.path.join(pocknet_dir, <str>), <str>)`` calls: no other code.
+    """
+    lines = text.splitlines()
+    start, end = lines.index("python"), lines.index("python end")
+    block = lines[start + 1 : end]
+    assert block[:2] == ["import os", "pocknet_dir = os.path.dirname(os.path.abspath(__script__))"]
+    loads = []
+    for line in block[2:]:
+        call = ast.parse(line, mode="eval").body
+        assert isinstance(call, ast.Call) and ast.unparse(call.func) == "cmd.load" and not call.keywords
+        path, obj = call.args
+        assert isinstance(path, ast.Call) and ast.unparse(path.func) == "os.path.join"
+        assert ast.unparse(path.args[0]) == "pocknet_dir" and len(path.args) == 2
+        loads.append((ast.literal_eval(path.args[1]), ast.literal_eval(obj)))
+    assert [line for line in lines if line.startswith("python")] == ["python", "python end"]
+    return lines[:start] + lines[end + 1 :], loads
+
+
+def check_pml(text: str, out: Path) -> list[tuple[str, str]]:
+    """Every line a comment, the python block or an allowed command; the loaded files exist in ``out``."""
+    outside, loads = pml_python_block(text)
+    for line in outside:
+        assert line.startswith("#") or line.split()[0] in PML_COMMANDS, line
+        # PyMOL splits any line at ';', comments included, and joins one ending in '\\' to the next
+        assert ";" not in line and not line.endswith("\\"), line
+        assert line.startswith("#") or "__script__" not in line
+        assert line.strip() not in {"python", "python end"}  # the block's markers appear once each
+    assert ";" not in text
+    for file, obj in loads:
+        assert (out / file).is_file() and "/" not in file and os.sep not in file
+        assert re.fullmatch(r"[A-Za-z0-9_]+", obj)
+    return loads
+
+
+def check_cxc(text: str, out: Path) -> list[str]:
+    """Every line a comment or an allowed command; ``open`` only names quoted files that exist in ``out``."""
+    opened = []
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue  # ChimeraX skips the rest of a line that starts with '#', ';' included
+        assert line.split()[0] in CXC_COMMANDS, line
+        if line.startswith("open "):
+            # ChimeraX's cli.py: a "…" token ends at a '"' followed by a blank or the line end,
+            # and ';' inside it does not end the command.
+            match = re.fullmatch(r'open "([^"]+)"', line)
+            assert match, line
+            opened.append(match.group(1))
+        else:
+            assert ";" not in line and '"' not in line and "'" not in line, line
+    for file in opened:
+        assert (out / file).is_file() and "/" not in file and os.sep not in file
+    return opened
+
+
 def test_pml_script(written, features: ProteinFeatures) -> None:
     out, _ = written
     text = (out / "1a82a.pml").read_text()
-    source = str(Path(features.source).resolve())
-    assert f'load "{source}", 1a82a' in text
-    assert 'load "1a82a_points.pdb", 1a82a_points' in text
+    assert len(text.splitlines()) == PML_LINES
+    assert check_pml(text, out) == [("1a82a_structure.pdb", "1a82a"), ("1a82a_points.pdb", "1a82a_points")]
+    assert str(out) not in text and str(Path(features.source).parent) not in text  # no absolute path
     assert re.search(
         r"^select pocket1, 1a82a and polymer and \(\(chain A and resi [0-9+]+\)\)", text, re.MULTILINE
     )
     assert re.search(r"^select pocket2, ", text, re.MULTILINE)
     assert "color pocknet_royalblue, 1a82a_points and resi 1" in text
     assert "spectrum b" in text
-    commands = {line.split()[0] for line in text.splitlines() if line.strip() and not line.startswith("#")}
-    assert commands <= PML_COMMANDS
 
 
 def test_cxc_script(written, prediction: Prediction, features: ProteinFeatures) -> None:
     out, _ = written
     text = (out / "1a82a.cxc").read_text()
-    assert f'open "{Path(features.source).resolve()}"' in text
-    assert 'open "1a82a_points.pdb"' in text
+    assert len(text.splitlines()) == CXC_LINES
+    assert check_cxc(text, out) == ["1a82a_structure.pdb", "1a82a_points.pdb"]
+    assert str(out) not in text and str(Path(features.source).parent) not in text
     labels = [
         i.split("_")[1] for i in residue_ids(features)[np.unique(prediction.pockets[0].residue_indices)]
     ]
@@ -215,17 +295,30 @@ def test_cxc_script(written, prediction: Prediction, features: ProteinFeatures) 
     assert "surface #1" in text and text.rstrip().endswith("view")
 
 
+def test_structure_copy_is_the_source(written, features: ProteinFeatures) -> None:
+    out, _ = written
+    copy = out / "1a82a_structure.pdb"
+    assert copy.read_bytes() == Path(features.source).read_bytes()
+    assert hashlib.sha256(copy.read_bytes()).hexdigest() == features.source_sha256
+    atoms = sum(len(res) for ch in gemmi.read_structure(str(copy))[0] for res in ch)
+    assert atoms == sum(len(res) for ch in gemmi.read_structure(features.source)[0] for res in ch)
+
+
 def test_json_summary(written, prediction: Prediction) -> None:
     out, _ = written
 
     def no_nan(token: str):
         raise AssertionError(f"non-standard JSON constant {token}")
 
-    data = json.loads((out / "1a82a.json").read_text(), parse_constant=no_nan)
+    text = (out / "1a82a.json").read_text()
+    data = json.loads(text, parse_constant=no_nan)
     assert data["name"] == "1a82a"
     assert data["model_name"] == "test-model"
     assert data["threshold"] == 0.5 and data["seconds"] == 1.25
-    assert data["source"] == prediction.features.source
+    assert data["source"] == "1a82a.pdb"  # the file's name, no folder of this machine
+    assert data["source_sha256"] == prediction.features.source_sha256
+    assert data["structure_file"] == "1a82a_structure.pdb" and (out / data["structure_file"]).is_file()
+    assert str(Path(prediction.features.source).parent) not in text and str(out) not in text
     assert data["counts"]["pockets"] == 2
     assert data["counts"]["points"] == prediction.features.n_points
     first, second = data["pockets"]
@@ -240,10 +333,249 @@ def test_format_subset_writes_only_those(prediction: Prediction, tmp_path: Path)
     paths = write_outputs(prediction, tmp_path, ("json", "pdb"))
     assert [p.name for p in paths] == ["1a82a_points.pdb", "1a82a.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["1a82a.json", "1a82a_points.pdb"]
+    assert json.loads((tmp_path / "1a82a.json").read_text())["structure_file"] is None  # no scripts, no copy
     paths = write_outputs(prediction, tmp_path / "b", "csv, PML")
-    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == sorted(
-        ["1a82a.pml", "1a82a_predictions.csv", "1a82a_residues.csv"]
-    )
+    assert [p.name for p in paths] == [
+        "1a82a_predictions.csv", "1a82a_residues.csv", "1a82a_structure.pdb", "1a82a.pml"
+    ]  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == sorted(p.name for p in paths)
+    paths = write_outputs(prediction, tmp_path / "c", "cxc")
+    assert [p.name for p in paths] == ["1a82a_structure.pdb", "1a82a.cxc"]
+
+
+def test_output_paths_order_and_structure_format(tmp_path: Path) -> None:
+    names = [p.name for p in output_paths("x.cif", tmp_path, FORMATS, source="/data/x.cif.gz")]
+    assert names == [
+        "x.cif_predictions.csv", "x.cif_residues.csv", "x.cif_points.pdb", "x.cif_structure.cif",
+        "x.cif.pml", "x.cif.cxc", "x.cif.json",
+    ]  # fmt: skip
+    assert [p.name for p in output_paths("x", tmp_path, ["json", "cxc"])] == ["x_structure.pdb", "x.cxc", "x.json"]
+    assert structure_file_name("x", "a/B.MMCIF") == "x_structure.cif"
+    assert structure_file_name("x", "a/b.ent.gz") == "x_structure.pdb"
+    assert structure_file_name("1fbl.cif") == "1fbl.cif_structure.cif"
+
+
+def test_json_is_written_last_and_structure_before_scripts(
+    prediction: Prediction, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order: list[str] = []
+    real = outputs_module.atomic_write
+
+    @contextmanager
+    def recording(target, *args, **kwargs):
+        with real(target, *args, **kwargs) as handle:
+            yield handle
+        order.append(Path(target).name)  # published
+
+    monkeypatch.setattr(outputs_module, "atomic_write", recording)
+    paths = write_outputs(prediction, tmp_path)
+    assert order == [p.name for p in paths]
+    assert order[-1] == "1a82a.json"
+    assert order.index("1a82a_structure.pdb") < order.index("1a82a.pml") < order.index("1a82a.cxc")
+
+
+def test_gzipped_mmcif_is_copied_decompressed(p2rank_test: Path, tmp_path: Path) -> None:
+    source = p2rank_test / "2W83.cif.gz"
+    feats = featurize_file(source, FeaturizeConfig())
+    pred = make_prediction(feats, [_near_point(feats, 100, 30)], name="2W83.cif")
+    paths = write_outputs(pred, tmp_path, "pdb,pml,cxc,json")
+    assert [p.name for p in paths] == [
+        "2W83.cif_points.pdb", "2W83.cif_structure.cif", "2W83.cif.pml", "2W83.cif.cxc", "2W83.cif.json"
+    ]  # fmt: skip
+    copy = tmp_path / "2W83.cif_structure.cif"
+    assert copy.read_bytes() == gzip.decompress(source.read_bytes())
+    assert len(gemmi.read_structure(str(copy))[0]) == len(gemmi.read_structure(str(source))[0])
+    assert check_pml((tmp_path / "2W83.cif.pml").read_text(), tmp_path)[0] == ("2W83.cif_structure.cif", "2W83_cif")
+    assert check_cxc((tmp_path / "2W83.cif.cxc").read_text(), tmp_path)[0] == "2W83.cif_structure.cif"
+    summary = json.loads((tmp_path / "2W83.cif.json").read_text())
+    assert (summary["source"], summary["structure_file"]) == ("2W83.cif.gz", "2W83.cif_structure.cif")
+
+
+def test_unreadable_or_changed_source_raises_and_writes_nothing(
+    prediction: Prediction, features: ProteinFeatures, tmp_path: Path
+) -> None:
+    gone = dataclasses.replace(prediction, features=dataclasses.replace(features, source=str(tmp_path / "gone.pdb")))
+    with pytest.raises(PockNetError, match="gone.pdb: cannot read"):
+        write_outputs(gone, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in write_outputs(gone, tmp_path / "csv", "csv,pdb,json")] == [
+        "1a82a_predictions.csv", "1a82a_residues.csv", "1a82a_points.pdb", "1a82a.json"
+    ]  # fmt: skip: without scripts nothing is copied, so nothing needs the source
+    edited = tmp_path / "1a82a.pdb"
+    edited.write_bytes(Path(features.source).read_bytes() + b"REMARK edited\n")
+    changed = dataclasses.replace(prediction, features=dataclasses.replace(features, source=str(edited)))
+    with pytest.raises(PockNetError, match="changed since it was featurised"):
+        write_outputs(changed, tmp_path / "out", "pml")
+    assert not (tmp_path / "out").exists()
+
+
+def test_folder_is_movable(prediction: Prediction, tmp_path: Path) -> None:
+    write_outputs(prediction, tmp_path / "first" / "out")
+    moved = tmp_path / "elsewhere" / "renamed"
+    moved.parent.mkdir()
+    shutil.move(tmp_path / "first" / "out", moved)
+    for file, _ in check_pml((moved / "1a82a.pml").read_text(), moved):
+        assert gemmi.read_structure(str(moved / file))[0].count_atom_sites() > 0
+    for file in check_cxc((moved / "1a82a.cxc").read_text(), moved):
+        assert gemmi.read_structure(str(moved / file))[0].count_atom_sites() > 0
+
+
+# Hostile structure names: a file name is user input, and the scripts are code.
+LINE_BREAKING_NAMES = [
+    "y\nsystem touch X\n#.pdb",  # a new line would be a PyMOL/ChimeraX command
+    "y\rsystem touch X.pdb",
+    "a\tb.pdb",
+    "a\u2028system touch X.pdb",  # Unicode line and paragraph separators, NEL
+    "a\u2029b.pdb",
+    "a\x85b.pdb",
+    "a\x00b.pdb",
+    "a\x1bb.pdb",
+    "a\x7fb.pdb",
+]
+SCRIPT_UNSAFE_NAMES = [
+    "a;system rm -rf x.pdb",  # PyMOL splits even a .pml's own file name at ';'
+    "1a82a.pml;system touch X;#.pdb",
+    "a$HOME.pdb",
+    'a"b.pdb',
+    'a" ;open evil.py".pdb',
+]
+SAFE_ODD_NAMES = [
+    "my protein (1).pdb",
+    "it's [x] #2.pdb",
+    "ünïcødé-ü.pdb",
+    "a'b",
+    "-x,y=%s{}`id`&|<>*?.pdb",
+    "system touch X.pdb",
+    "python end",
+]
+
+
+def _renamed(prediction: Prediction, name: str) -> Prediction:
+    return dataclasses.replace(prediction, name=name)
+
+
+@pytest.mark.parametrize("name", LINE_BREAKING_NAMES + ["a\\b.pdb", "a/b.pdb", "..", ""])
+@pytest.mark.parametrize("formats", ["all", "csv", "json"])
+def test_names_with_control_characters_are_refused(prediction, tmp_path, name, formats) -> None:
+    with pytest.raises(PockNetError) as error:
+        write_outputs(_renamed(prediction, name), tmp_path / "out", formats)
+    message = str(error.value)
+    assert message.startswith(prediction.features.source) and repr(name) in message
+    assert not _breaks(message)  # one line, as the CLI prints it
+    assert not (tmp_path / "out").exists()
+
+
+def _breaks(text: str) -> bool:
+    return len(text.splitlines()) > 1 or any(c in text for c in "\r\n\x85\u2028\u2029")
+
+
+@pytest.mark.parametrize("name", SCRIPT_UNSAFE_NAMES)
+def test_names_scripts_cannot_name_are_refused_only_with_scripts(prediction, tmp_path, name) -> None:
+    for formats in ("pml", "cxc", "all"):
+        with pytest.raises(PockNetError, match="rename the file or leave out the pml and cxc formats"):
+            write_outputs(_renamed(prediction, name), tmp_path / "out", formats)
+        assert not (tmp_path / "out").exists()
+    paths = write_outputs(_renamed(prediction, name), tmp_path / "data", "csv,pdb,json")
+    assert [p.name for p in paths] == [
+        f"{name}_predictions.csv", f"{name}_residues.csv", f"{name}_points.pdb", f"{name}.json"
+    ]  # fmt: skip
+    assert json.loads(paths[-1].read_text())["name"] == name
+
+
+@pytest.mark.parametrize("name", SAFE_ODD_NAMES)
+def test_odd_names_stay_inside_string_literals_and_quotes(prediction, tmp_path, name) -> None:
+    pred = _renamed(prediction, name)
+    paths = write_outputs(pred, tmp_path)
+    pml = (tmp_path / f"{name}.pml").read_text()
+    cxc = (tmp_path / f"{name}.cxc").read_text()
+    assert len(pml.splitlines()) == PML_LINES and len(cxc.splitlines()) == CXC_LINES
+    loads = check_pml(pml, tmp_path)
+    assert [file for file, _ in loads] == [f"{name}_structure.pdb", f"{name}_points.pdb"]
+    assert check_cxc(cxc, tmp_path) == [f"{name}_structure.pdb", f"{name}_points.pdb"]
+    # outside comments, the name appears only inside the python block's literals and the open "…" tokens
+    commands = [line for line in pml.splitlines() + cxc.splitlines() if not line.startswith("#")]
+    assert not any(line.startswith(("system", "open evil")) for line in commands)
+    for line in commands:
+        if name in line and line not in {"python", "python end"}:
+            assert line.startswith(("cmd.load(", "open ")), line
+    assert {p.name for p in paths} <= {p.name for p in tmp_path.iterdir()}
+
+
+def test_comments_are_sanitised(prediction: Prediction, tmp_path: Path) -> None:
+    hostile = "m\nsystem touch X;system rm -rf y\u2028open evil.py\x1b[31m\u202e\\"
+    pred = dataclasses.replace(prediction, model_name=hostile)
+    write_outputs(pred, tmp_path, "pdb,pml,cxc")
+    pml, cxc = (tmp_path / "1a82a.pml").read_text(), (tmp_path / "1a82a.cxc").read_text()
+    assert len(pml.splitlines()) == PML_LINES and len(cxc.splitlines()) == CXC_LINES
+    check_pml(pml, tmp_path)
+    check_cxc(cxc, tmp_path)
+    first = pml.splitlines()[0]
+    assert first == "# PockNet pockets of 1a82a (model m_system touch X_system rm -rf y_open evil.py_[31m__), PyMOL script."
+    assert not any(line.startswith(("system", "open evil")) for line in pml.splitlines() + cxc.splitlines())
+
+
+def test_hostile_source_path_reaches_no_script(prediction: Prediction, features: ProteinFeatures, tmp_path) -> None:
+    folder = tmp_path / "d\nsystem touch X;#"
+    folder.mkdir()
+    source = folder / "s;system rm -rf y'\".pdb"
+    shutil.copy(features.source, source)
+    pred = dataclasses.replace(prediction, features=dataclasses.replace(features, source=str(source)))
+    write_outputs(pred, tmp_path / "out")
+    out = tmp_path / "out"
+    for script in ("1a82a.pml", "1a82a.cxc"):
+        text = (out / script).read_text()
+        assert "system" not in text and "rm -rf" not in text
+    assert len((out / "1a82a.pml").read_text().splitlines()) == PML_LINES
+    assert (out / "1a82a_structure.pdb").read_bytes() == source.read_bytes()
+    assert json.loads((out / "1a82a.json").read_text())["source"] == source.name
+
+
+def test_chain_ids_scripts_cannot_name_are_left_out(prediction: Prediction, features: ProteinFeatures, tmp_path) -> None:
+    chains = features.residue_chain.copy().astype(object)
+    hostile = np.unique(prediction.pockets[0].residue_indices)[:3]
+    chains[hostile] = "A;open evil.py"
+    feats = dataclasses.replace(features, residue_chain=np.asarray(chains, dtype=str))
+    write_outputs(dataclasses.replace(prediction, features=feats), tmp_path, "pdb,pml,cxc")
+    pml, cxc = (tmp_path / "1a82a.pml").read_text(), (tmp_path / "1a82a.cxc").read_text()
+    note = "# pocket1: 3 residue(s) left out, with a chain id or label no script can name"
+    assert note in pml.splitlines() and note in cxc.splitlines()
+    assert len(pml.splitlines()) == PML_LINES + 1 and len(cxc.splitlines()) == CXC_LINES + 1
+    check_pml(pml, tmp_path)
+    check_cxc(cxc, tmp_path)
+    assert "evil" not in pml and "evil" not in cxc
+    with pytest.raises(ValueError, match="chain id"):
+        chimerax_spec([("A;open evil.py", ["12"])])
+    with pytest.raises(ValueError, match="chain id"):
+        pymol_selection([("A B", ["12"])], "x")
+    with pytest.raises(ValueError, match="residue label"):
+        chimerax_spec([("A", ["12;"])])
+    with pytest.raises(ValueError, match="object name"):
+        pymol_selection([("A", ["12"])], "x;y")
+
+
+def _pymol_command() -> list[str] | None:
+    """How to run PyMOL here: $POCKNET_TEST_PYMOL (e.g. "python3 -m pymol") or ``pymol`` on the PATH."""
+    if os.environ.get("POCKNET_TEST_PYMOL"):
+        return shlex.split(os.environ["POCKNET_TEST_PYMOL"])
+    found = shutil.which("pymol")
+    return [found] if found else None
+
+
+@pytest.mark.skipif(_pymol_command() is None, reason="no PyMOL: set POCKNET_TEST_PYMOL or put pymol on the PATH")
+@pytest.mark.parametrize("name", ["1a82a", "it's (1) #x.pdb"])
+def test_pymol_runs_the_script_from_anywhere_after_a_move(prediction: Prediction, tmp_path, name) -> None:
+    write_outputs(_renamed(prediction, name), tmp_path / "made")
+    shutil.move(tmp_path / "made", tmp_path / "moved")
+    obj = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    report = f'print("COUNTS", cmd.count_atoms("{obj}"), cmd.count_atoms("{obj}_points"), cmd.count_atoms("pocket1"))'
+    expected_atoms = gemmi.read_structure(prediction.features.source)[0].count_atom_sites()
+    for cwd, script in [(tmp_path, f"moved/{name}.pml"), ("/", str(tmp_path / "moved" / f"{name}.pml"))]:
+        run = subprocess.run([*_pymol_command(), "-cq", script, "-d", report], cwd=cwd, capture_output=True,
+                             text=True, timeout=300, check=False)  # fmt: skip
+        counts = [line.split()[1:] for line in run.stdout.splitlines() if line.startswith("COUNTS")]
+        assert counts, run.stdout + run.stderr
+        structure, points, pocket = map(int, counts[-1])
+        assert structure == expected_atoms and points == prediction.features.n_points and pocket > 0
 
 
 def test_unknown_format_raises_and_writes_nothing(prediction: Prediction, tmp_path: Path) -> None:
@@ -348,3 +680,11 @@ def test_summary_rows(prediction: Prediction, features: ProteinFeatures) -> None
         "top_centre": None,
         "seconds": 0.5,
     }
+
+
+def test_points_pdb_b_factor_never_reads_certain() -> None:
+    """A probability is never 0 or 1: the two-decimal B-factor is clipped to 0.01..0.99."""
+    points = np.zeros((5, 3)) + np.arange(5)[:, None]
+    text = points_pdb_text(points, np.array([0.0, 0.004, 0.5, 0.996, 1.0]), np.zeros(5, int))
+    b = [line[60:66] for line in text.splitlines() if line.startswith("HETATM")]
+    assert b == ["  0.01", "  0.01", "  0.50", "  0.99", "  0.99"]

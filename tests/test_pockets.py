@@ -214,6 +214,20 @@ def test_calibrator_sets_probability():
     assert pockets[1].probability == pytest.approx(9 * 0.49 / 10)
 
 
+def test_calibrator_changes_only_the_probability():
+    """Calibration is for reading: pockets, scores, ranks, centres and members are those without it."""
+    import dataclasses
+
+    calibrated = _pockets(calibrator=lambda s: 1.0 / (1.0 + np.exp(-(np.asarray(s) - 5.0))))
+    plain = _pockets()
+    assert len(calibrated) == len(plain) == 2
+    for a, b in zip(calibrated, plain):
+        assert 0.0 < a.probability < 1.0 and np.isnan(b.probability)
+        for field in dataclasses.fields(a):
+            if field.name != "probability":
+                np.testing.assert_array_equal(getattr(a, field.name), getattr(b, field.name))
+
+
 def test_deterministic_on_repeated_calls():
     rng = np.random.default_rng(0)
     points = rng.uniform(0, 25, size=(600, 3))

@@ -41,3 +41,95 @@ def test_predict_scores_equal_h5_row_scores(tmp_path, p2rank_test, tiny_embedder
     assert prediction.probabilities.shape == h5_scores.shape
     np.testing.assert_allclose(prediction.probabilities, h5_scores, atol=1e-5)
     assert prediction.threshold == bundle["threshold"]
+
+
+# --------------------------------------------------------------------------- calibrated probabilities
+
+
+@pytest.fixture(scope="module")
+def shipped(p2rank_test):
+    """The shipped (old-layout: pocket isotonic only) model and 1a82a featurised as it expects."""
+    from pocknet.features import featurize_file
+
+    predictor = Predictor()
+    features = featurize_file(p2rank_test / "liganated" / "1a82a.pdb", predictor.featurize_config)
+    return predictor, features
+
+
+@pytest.fixture(scope="module")
+def calibrated_bundle(shipped):
+    """The shipped network with per-level calibrators fitted (for the test only) on 1a82a itself."""
+    from pocknet.calibration import fit_levels
+    from pocknet.finalize import validation_calibration_data
+
+    predictor, features = shipped
+    raw = dict(predictor.bundle, calibration=None)
+    data, uncalibrated, counts = validation_calibration_data(Predictor(bundle=raw), {"x": lambda: features}, ["x"])
+    assert counts["proteins"] == 1 and len(data["pocket"][0]) >= 2
+    calibration, _ = fit_levels(data, uncalibrated=uncalibrated)
+    return dict(predictor.bundle, calibration=calibration)
+
+
+def _same_pockets(a, b):
+    assert len(a.pockets) == len(b.pockets) > 0
+    for p, q in zip(a.pockets, b.pockets):
+        assert (p.rank, p.score) == (q.rank, q.score)
+        np.testing.assert_array_equal(p.centre, q.centre)
+        np.testing.assert_array_equal(p.point_indices, q.point_indices)
+        np.testing.assert_array_equal(p.residue_indices, q.residue_indices)
+        np.testing.assert_array_equal(p.atom_indices, q.atom_indices)
+
+
+def test_old_model_file_predicts_uncalibrated_with_a_note(shipped):
+    from pocknet.outputs import residues_table
+
+    predictor, features = shipped
+    assert "calibration" in predictor.bundle and "method" in predictor.bundle["calibration"]  # old layout
+    prediction = predictor.predict_features(features)
+    assert any("probabilities not calibrated (old model file)" in note for note in prediction.notes)
+    np.testing.assert_array_equal(prediction.probabilities, prediction.model_probabilities)
+    np.testing.assert_array_equal(prediction.probabilities, predictor.score(features))
+    assert prediction.pockets and all(0.0 < p.probability < 1.0 for p in prediction.pockets)
+    table = residues_table(prediction)
+    assert table["probability"].between(0.001, 0.999).all() and not table.isna().any().any()
+
+
+def test_calibration_changes_no_pocket_on_a_real_structure(shipped, calibrated_bundle):
+    predictor, features = shipped
+    before = Predictor(bundle=dict(predictor.bundle, calibration=None)).predict_features(features)
+    old = predictor.predict_features(features)
+    after = Predictor(bundle=calibrated_bundle).predict_features(features)
+    _same_pockets(before, after)
+    _same_pockets(old, after)
+    assert after.threshold == before.threshold
+    np.testing.assert_array_equal(after.model_probabilities, before.probabilities)
+    np.testing.assert_array_equal(after.residue_score, before.residue_score)
+    np.testing.assert_array_equal(after.residue_pocket, before.residue_pocket)
+    assert after.notes == ()
+    # the probabilities users read are calibrated, in (0, 1), and still ordered like the scores
+    assert not np.array_equal(after.probabilities, before.probabilities)
+    for values in (after.probabilities, after.residue_probability, [p.probability for p in after.pockets]):
+        assert np.min(values) >= 0.001 and np.max(values) <= 0.999
+    order = np.argsort(after.model_probabilities, kind="stable")
+    assert np.all(np.diff(after.probabilities[order]) >= 0)
+    order = np.argsort(after.residue_score, kind="stable")
+    assert np.all(np.diff(after.residue_probability[order]) >= 0)
+    pocket_p = [p.probability for p in after.pockets]
+    assert np.all(np.diff(pocket_p) <= 0)  # ranked by score → monotone probabilities
+    # raw residue "probability" (best point nearby) was far above the binding-residue rate; calibrated is not
+    assert after.residue_probability.mean() < before.residue_probability.mean()
+
+
+def test_calibrated_model_file_loads_weights_only(tmp_path, shipped, calibrated_bundle):
+    from pocknet.model_io import save_model
+
+    _, features = shipped
+    path = tmp_path / "calibrated.pt"
+    save_model(calibrated_bundle, path)
+    loaded = torch.load(path, map_location="cpu", weights_only=True)
+    assert set(loaded["calibration"]) >= {"point", "residue", "pocket", "ece", "reliability"}
+    from_file = Predictor(path).predict_features(features)
+    in_memory = Predictor(bundle=calibrated_bundle).predict_features(features)
+    _same_pockets(from_file, in_memory)
+    np.testing.assert_array_equal(from_file.probabilities, in_memory.probabilities)
+    np.testing.assert_array_equal(from_file.residue_probability, in_memory.residue_probability)

@@ -61,7 +61,8 @@ def test_data_engineering_stage_tracks_its_datasets_and_outputs():
         top = Path(dataset).parts[0]
         assert "${data_engineering.data_root}/" + top in stage["deps"], dataset
     catalog = _yaml(REPO / "conf" / "base" / "catalog.yml")
-    declared = set(stage["outs"]) | {next(iter(m)) for m in stage["metrics"]}
+    entries = [*stage["outs"], *stage.get("metrics", [])]
+    declared = {e if isinstance(e, str) else next(iter(e)) for e in entries}
     for name in ("protein_features", "featurization_log", "featurization_summary", "featurization_failures"):
         entry = catalog[name]
         assert entry.get("filepath", entry.get("path")) in declared, name

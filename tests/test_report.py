@@ -12,9 +12,11 @@ import pytest
 
 from pocknet.errors import PockNetError
 from pocknet.report import (
+    calibration_tables,
     html_report,
     metrics_table,
     plot_pr_curve,
+    plot_reliability_diagram,
     plot_success_curve,
     pr_curve_points,
 )
@@ -121,6 +123,40 @@ def test_plot_success_curve_rejects_bad_input(tmp_path):
     with pytest.raises(ValueError, match="fractions"):
         plot_success_curve({"x": (np.arange(3.0), np.array([10.0, 50.0, 90.0]))}, tmp_path / "x.png")
     _only(tmp_path)
+
+
+def _calibration():
+    """A model file's ``calibration`` as the swa stage writes it (pocknet.calibration.fit_levels)."""
+    from pocknet.calibration import fit_levels
+
+    rng = np.random.default_rng(0)
+    data = {}
+    for level, n in (("point", 5000), ("residue", 2000), ("pocket", 300)):
+        score = rng.normal(0.0, 2.0, n) if level == "point" else rng.gamma(1.0, 10.0, n)
+        truth = 1 / (1 + np.exp(-score)) if level == "point" else 1 - np.exp(-score / 20)
+        data[level] = (score, rng.uniform(size=n) < truth, rng.integers(0, 10, n))
+    return fit_levels(data)[0]
+
+
+def test_reliability_diagram_from_a_model_files_calibration(tmp_path):
+    tables, ece = calibration_tables(_calibration())
+    assert sorted(tables) == ["pocket", "point", "residue"]
+    assert list(tables["pocket"].columns) == ["lower", "upper", "mean_predicted", "observed", "count"]
+    assert ece["level"].tolist() == ["point", "residue", "pocket"]
+    assert {"ece_val_in_sample", "ece_val_cross_fitted", "method", "n"} <= set(ece.columns)
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder in (a, b):
+        assert plot_reliability_diagram(tables, folder / "rel.png", title="validation") == folder / "rel.png"
+    data = (a / "rel.png").read_bytes()
+    assert data.startswith(PNG) and len(data) > 5000 and data == (b / "rel.png").read_bytes()
+    html_report("t", [("Calibration", [a / "rel.png", ece])], tmp_path / "r.html")
+    text = (tmp_path / "r.html").read_text()
+    assert "data:image/png;base64," in text and "ece_val_cross_fitted" in text
+    # older model files (a pocket calibrator alone) and none: nothing to draw
+    assert calibration_tables({"method": "isotonic", "x": [0.0], "y": [0.5]})[0] == {}
+    assert calibration_tables(None)[0] == {}
+    with pytest.raises(ValueError, match="lacks"):
+        plot_reliability_diagram({"x": pd.DataFrame({"observed": [0.5]})}, tmp_path / "x.png")
 
 
 # --------------------------------------------------------------------------------------

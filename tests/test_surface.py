@@ -1,10 +1,15 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from Bio.PDB import PDBParser
 from Bio.PDB.SASA import ShrakeRupley
+from scipy.spatial import cKDTree
 
+from pocknet import surface
 from pocknet.atom_properties import CDK_VDW_RADII, vdw_radii
-from pocknet.surface import sas_area, sas_points, sphere_directions
+from pocknet.surface import _chunks, _neighbour_bound, sas_area, sas_points, sphere_directions
 
 
 @pytest.mark.parametrize("level, count", [(1, 12), (2, 42), (3, 162)])
@@ -61,3 +66,67 @@ def test_sas_area_matches_biopython_shrake_rupley(p2rank_test, structure_1a82a):
     ShrakeRupley(probe_radius=1.6, n_points=200, radii_dict=radii_dict).compute(model, level="A")
     reference = sum(a.sasa for a in model.get_atoms())
     assert ours == pytest.approx(reference, rel=0.03)
+
+
+def test_neighbour_bound_never_undercounts():
+    rng = np.random.default_rng(0)
+    coords = np.concatenate(
+        [rng.uniform(-20, 20, (2000, 3)), np.zeros((50, 3)), rng.normal(5, 0.2, (100, 3))]
+    )
+    for radius in (0.05, 3.0, 7.1):
+        true = cKDTree(coords).query_ball_point(coords, radius, return_length=True)
+        assert np.all(_neighbour_bound(coords, radius) >= true)
+    assert np.all(
+        _neighbour_bound(np.array([[1e9, 0, 0], [0, 0, 0]]), 1.0) == 2
+    )  # beyond the grid: worst case
+
+
+def test_chunks_respect_the_pair_budget():
+    bound = np.array([5, 5, 5, 30, 1, 1, 1, 1])
+    ranges = _chunks(bound, max_pairs=10, max_len=3)
+    assert ranges == [(0, 2), (2, 3), (3, 4), (4, 7), (7, 8)]
+    assert [b for a, b in ranges][-1] == len(bound)
+
+
+def test_bounded_chunks_give_identical_points(structure_1a82a, monkeypatch):
+    atoms = structure_1a82a.atoms
+    radii = vdw_radii(atoms.elements, atoms.names)
+    reference = sas_points(atoms.coords, radii)
+    monkeypatch.setattr(surface, "_MAX_PAIRS", 20_000)  # ~900 burial chunks instead of 5
+    small = sas_points(atoms.coords, radii)
+    np.testing.assert_array_equal(small.coords, reference.coords)
+    np.testing.assert_array_equal(small.atom, reference.atom)
+    np.testing.assert_array_equal(small.exposed_samples, reference.exposed_samples)
+
+
+def test_chunked_merge_matches_the_single_query(structure_1a82a, monkeypatch):
+    points = sas_points(structure_1a82a.atoms.coords, np.full(len(structure_1a82a.atoms), 1.7)).coords
+    rng = np.random.default_rng(0)
+    twins = points[rng.integers(0, len(points), 400)]
+    points = np.concatenate([points, twins, twins + rng.normal(0, 0.02, twins.shape), np.zeros((300, 3))])
+    reference = surface._merge_close(points, 0.05)
+    monkeypatch.setattr(surface, "_MAX_PAIRS", 1_000)  # the path piles of coincident atoms take
+    np.testing.assert_array_equal(surface._merge_close(points, 0.05), reference)
+
+
+def test_coincident_atoms_use_bounded_memory():
+    """800 atoms at one point: every sample pairs with all 800 atoms (and 800 twins when merging).
+
+    Before the pair budget this peaked at ~850 MB (1 500 atoms: 3.7 GB); now at
+    one chunk of pairs (~200 MB) above the interpreter's own ~80 MB.
+    """
+    # VmHWM of this process image; ru_maxrss would also count the forked test runner's
+    # pre-exec peak (Linux keeps it across execve), which is ~600 MB once torch is imported.
+    code = (
+        "import numpy as np\n"
+        "from pocknet.surface import sas_points\n"
+        "s = sas_points(np.zeros((800, 3)), np.full(800, 1.7))\n"
+        "hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
+        "print(len(s), int(hwm.split()[1]) // 1024)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    points, peak_mb = map(int, out.stdout.split())
+    assert points == 42  # all 800 spheres coincide: one sphere's worth of points
+    assert peak_mb < 450

@@ -50,3 +50,64 @@ def test_best_window_is_chosen_on_validation(trained):
     assert stop - start == 2 and means[start] == max(means)
     with pytest.raises(ConfigError, match="swa.start"):
         swa_window(history, SwaConfig(mode="fixed"))
+
+
+def test_calibration_config_is_validated():
+    assert SwaConfig.from_params({"calibration": "pchip", "calibration_bins": 10, "calibration_folds": 5})
+    with pytest.raises(ConfigError, match="swa.calibration"):
+        SwaConfig(calibration="beta")
+    with pytest.raises(ConfigError, match="calibration_folds"):
+        SwaConfig(calibration_folds=1)
+
+
+def test_finalize_calibrates_every_level_on_validation_only(trained, p2rank_test, tmp_path):
+    import json
+
+    import pandas as pd
+    from training_fixtures import PROTEINS
+
+    from pocknet.features import FeaturizeConfig, featurize_file
+    from pocknet.finalize import calibrate_bundle
+    from pocknet.model_io import save_model
+    from pocknet.predict import Predictor
+
+    h5, history, params = trained
+    with H5Reader(h5) as reader:
+        swa_bundle, _ = stochastic_weight_average(history, reader, SwaConfig(mode="fixed", start=1, stop=3), params)
+    features = {rel: featurize_file(p2rank_test / rel, FeaturizeConfig()) for rel in PROTEINS}
+    ids = sorted(features)
+    # three proteins play validation, one is "test" and must not be read
+    splits = pd.DataFrame({"protein": ids, "split": ["val", "val", "val", "test"]})
+    read = []
+
+    def loader(pid):
+        def load():
+            read.append(pid)
+            return features[pid]
+        return load
+
+    bundle, metrics, reliability = calibrate_bundle(
+        {"swa": swa_bundle}, {pid: loader(pid) for pid in ids}, splits, {}, folds=3
+    )
+    assert ids[3] not in read
+    calibration = bundle["calibration"]
+    assert calibration == json.loads(json.dumps(calibration))
+    assert {"point", "residue", "pocket", "ece", "reliability", "targets"} <= set(calibration)
+    assert calibration["point"]["method"] == "platt" and calibration["point"]["feature"] == "identity"
+    assert calibration["residue"]["method"] == "platt"
+    n_points = sum(int((features[pid].labels >= 0).sum()) for pid in ids[:3] if features[pid].ligand_relevant.any())
+    assert metrics["calibration"]["point"]["n"] == n_points == bundle["provenance"]["calibration_points"]
+    for level in ("point", "residue"):
+        stats = metrics["calibration"][level]
+        assert 0.0 <= stats["ece_val_in_sample"] <= 1.0 and 0.0 <= stats["ece_val_cross_fitted"] <= 1.0
+        assert stats["ece_val_uncalibrated"] is not None
+    assert list(reliability.columns) == ["level", "bin", "lower", "upper", "mean_predicted", "observed", "count"]
+    assert not reliability.isna().any().any()
+    # the calibrated model file loads weights-only and changes no pocket
+    path = tmp_path / "final.pt"
+    save_model(bundle, path)
+    assert torch.load(path, map_location="cpu", weights_only=True)["calibration"] == calibration
+    calibrated = Predictor(path).predict_features(features[ids[0]])
+    raw = Predictor(bundle=dict(bundle, calibration=None)).predict_features(features[ids[0]])
+    assert [(p.rank, p.score) for p in calibrated.pockets] == [(p.rank, p.score) for p in raw.pockets]
+    np.testing.assert_array_equal(calibrated.model_probabilities, raw.probabilities)

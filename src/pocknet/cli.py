@@ -26,18 +26,50 @@ def featurize_cmd(structure: str, chains: str | None, output: str | None) -> Non
     """Featurise one structure with the parameters in params.yaml defaults and print a summary."""
     from pocknet.feature_files import save_features
     from pocknet.features import FeaturizeConfig, featurize_file
+    from pocknet.predict_batch import failure_message
 
-    feats = featurize_file(
-        structure, FeaturizeConfig(), chains=tuple(chains.split(",")) if chains else None
-    )
+    try:  # any failure is one `error: <file>: <reason>` line, as in `pocknet predict`
+        feats = featurize_file(
+            structure, FeaturizeConfig(), chains=tuple(chains.split(",")) if chains else None
+        )
+    except Exception as exc:
+        raise PockNetError(failure_message(exc, structure)) from exc
     relevant = [str(n) for n, r in zip(feats.ligand_names, feats.ligand_relevant) if r]
     click.echo(
         f"{feats.name}: {len(feats.residue_chain)} residues, {feats.n_points} SAS points, "
         f"{feats.n_positives} positive, relevant ligands: {', '.join(relevant) or 'none'}"
     )
     if output:
-        save_features(feats, output)
+        try:
+            save_features(feats, output)
+        except OSError as exc:
+            raise PockNetError(f"{structure}: cannot write features to {output}: {exc.strerror or exc}") from exc
+        except Exception as exc:
+            raise PockNetError(failure_message(exc, structure)) from exc
         click.echo(f"wrote {output}")
+
+
+class _Number(click.ParamType):
+    """A float in a range that is never NaN (``click.FloatRange`` lets ``nan`` through: it compares False)."""
+
+    def __init__(self, low: float, high: float = float("inf"), *, low_open: bool = False, allow_inf: bool = False,
+                 what: str = "a number") -> None:  # fmt: skip
+        self.low, self.high, self.low_open, self.allow_inf, self.what = low, high, low_open, allow_inf, what
+        self.name = what
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        import math
+
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not {self.what}", param, ctx)
+        if math.isnan(number) or (math.isinf(number) and not self.allow_inf):
+            self.fail(f"{value!r} is not {self.what}", param, ctx)
+        too_low = number <= self.low if self.low_open else number < self.low
+        if too_low or number > self.high:
+            self.fail(f"{value!r} is not {self.what}", param, ctx)
+        return number
 
 
 @cli.command("predict")
@@ -46,48 +78,58 @@ def featurize_cmd(structure: str, chains: str | None, output: str | None) -> Non
               type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--model", default=None, help="Model file (default: the bundled tabular-only model).")
 @click.option("--chains", default=None, help="Comma-separated chain ids to keep (default: all).")
-@click.option("--threshold", type=float, default=None, help="Point threshold (default: the model's, chosen on validation).")
+@click.option("--threshold", type=_Number(0.0, 1.0, what="a probability in [0, 1]"), default=None,
+              help="Point threshold in [0, 1] (default: the model's, chosen on validation).")
 @click.option("--formats", default="csv,pdb,pml,cxc,json", show_default=True, help="Outputs to write.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--workers", type=int, default=1, show_default=True, help="Structures predicted in parallel.")
-@click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds allowed per structure.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Structures predicted in parallel (worker processes).")
+@click.option("--timeout", type=_Number(0.0, low_open=True, allow_inf=True, what="a positive number of seconds"),
+              default=600.0, show_default=True, help="Seconds allowed per structure.")
+@click.option("--max-memory", type=_Number(0.0, what="a number of GB >= 0"), default=4.0, show_default=True,
+              help="GB each worker may allocate beyond the loaded model (0: no limit; CPU only).")
 def predict_cmd(inputs: tuple[str, ...], out_dir: str, model: str | None, chains: str | None,
-                threshold: float | None, formats: str, device: str, workers: int, timeout: float) -> None:  # fmt: skip
+                threshold: float | None, formats: str, device: str, workers: int, timeout: float,
+                max_memory: float) -> None:  # fmt: skip
     """Predict ligand-binding pockets.
 
     INPUTS are PDB/mmCIF files (gzipped or not), folders of them, or P2Rank .ds lists.
     Writes <name>_predictions.csv and <name>_residues.csv (P2Rank columns), a points PDB
-    (B-factor = probability, residue number = pocket rank), PyMOL .pml, ChimeraX .cxc and JSON.
+    (B-factor = calibrated point probability, residue number = pocket rank), PyMOL .pml, ChimeraX .cxc and JSON.
+    A structure's set is complete once its <name>.json (or, without JSON, <name>.done) exists.
+    One line per structure is printed as it finishes; failures as `error: <file>: <reason>`.
     """
+    from contextlib import closing
     from pathlib import Path
 
     from pocknet.outputs import parse_formats
-    from pocknet.predict import Predictor
-    from pocknet.predict_batch import collect_inputs, run_jobs
-    from pocknet.progress import progress
+    from pocknet.predict_batch import OutputFolder, Terminated, collect_inputs, result_line, run_jobs
+    from pocknet.progress import ResultLines
 
     fmts = parse_formats(formats)
-    Predictor(model, device=device)  # fail fast, in one line, on a bad model file
-    jobs = collect_inputs(inputs, chains.split(",") if chains else None)
-    results = run_jobs(jobs, model=model, device=device, out_dir=Path(out_dir), formats=fmts,
-                       threshold=threshold, workers=workers, timeout=timeout)  # fmt: skip
-    done, failed = [], []
-    for result in progress(results, total=len(jobs), desc="predict", unit="structure"):
-        (done if result.ok else failed).append(result)
-    if done:
-        click.echo(f"{'structure':32s} {'pockets':>7s} {'top score':>9s} {'top prob':>8s}  top centre")
-        for r in sorted(done, key=lambda r: r.job.name):
-            row = r.summary
-            centre = row.get("top_center") or row.get("top_centre")
-            centre_text = " ".join(f"{c:.1f}" for c in centre) if centre else "-"
-            click.echo(f"{r.job.name[:32]:32s} {row['pockets']:7d} {row.get('top_score') or 0:9.2f} "
-                       f"{row.get('top_probability') or float('nan'):8.2f}  {centre_text}")  # fmt: skip
-        click.echo(f"wrote {len(done)} structure(s) to {out_dir}")
-    for r in failed:
-        click.echo(f"error: {r.error}", err=True)
+    if model is not None and not Path(model).is_file():  # cheap; the model itself is checked by the workers
+        raise PockNetError(f"{model}: no such model file")
+    with OutputFolder(out_dir):  # before any work: a bad -o costs nothing
+        jobs = collect_inputs(inputs, chains.split(",") if chains else None)
+        done = failed = 0
+        # The parent never loads the model (nor torch): the first worker's report is the fail-fast check.
+        results = run_jobs(jobs, model=model, device=device, out_dir=Path(out_dir), formats=fmts,
+                           threshold=threshold, workers=workers, timeout=timeout, max_memory=max_memory)  # fmt: skip
+        try:
+            with closing(results), ResultLines(len(jobs), desc="predict", unit="structure") as lines:
+                for result in results:
+                    if result.ok:
+                        done += 1
+                        lines.finished(result_line(result, done + failed, len(jobs)))
+                    else:
+                        failed += 1
+                        lines.finished(f"error: {result.error}", err=True)
+        except (KeyboardInterrupt, Terminated) as exc:
+            word = "terminated" if isinstance(exc, Terminated) else "interrupted"
+            click.echo(f"{word}: {done + failed} of {len(jobs)} structures finished (outputs in {out_dir})", err=True)
+            sys.exit(128 + exc.signum if isinstance(exc, Terminated) else 130)
+    click.echo(f"wrote {done} structure(s) to {out_dir}; {failed} failed")
     if failed:
-        if len(jobs) > 1:
-            click.echo(f"{len(failed)} of {len(jobs)} structure(s) failed", err=True)
         sys.exit(1)
 
 
@@ -126,6 +168,17 @@ def report_seeds_cmd(repo: str, out_dir: str, seed_param: str, all_commits: bool
     md, csv = run_seed_report(repo, out_dir, seed_param=seed_param, all_commits=all_commits)
     click.echo(md.read_text(encoding="utf-8"))
     click.echo(f"wrote {md} and {csv}")
+
+
+@report_group.command("study")
+@click.option("--repo", default=".", show_default=True, type=click.Path(file_okay=False), help="DVC project.")
+@click.option("--all-commits", is_flag=True, help="Include experiments of every commit, not just HEAD.")
+@click.option("--no-experiments", is_flag=True, help="Only the workspace (skips `dvc exp show`).")
+def report_study_cmd(repo: str, all_commits: bool, no_experiments: bool) -> None:
+    """The numbers that matter, one row per experiment: validation, then DCA success per evaluation set."""
+    from pocknet.study import run_study_report
+
+    click.echo(run_study_report(repo, all_commits=all_commits, experiments=not no_experiments))
 
 
 @cli.group("esm")

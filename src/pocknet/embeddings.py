@@ -32,7 +32,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -57,6 +57,7 @@ __all__ = [
     "sequence_key",
     "EmbeddingCache",
     "embed_with_cache",
+    "prune_cache",
 ]
 
 log = logging.getLogger(__name__)
@@ -666,6 +667,39 @@ class EmbeddingCache:
         with atomic_write(path, "wb") as handle:
             np.save(handle, data, allow_pickle=False)
         return path
+
+
+CACHE_README = """Per-sequence ESM2 embeddings (PockNet embedding stage): <model>/layer<L>/<key[:2]>/<key>.npy,
+key = sha256("<model>|<layer>|<sequence>"). The stage keeps exactly the files its manifest
+references (older ones stay in DVC's cache and come back through the run cache), so this
+folder is a function of the stage's inputs and `dvc repro` from a clean clone reproduces it.
+"""
+
+
+def prune_cache(root: str | Path, keep: Iterable[Path]) -> int:
+    """Make ``root`` hold exactly ``keep`` (plus a fixed README); returns the files removed.
+
+    The cache is a DVC output: a file left over from another model or an earlier
+    dataset would make its hash depend on history instead of on the stage's inputs.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    wanted = {Path(p).resolve() for p in keep}
+    readme = root / "README.txt"
+    removed = 0
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path != readme and path.resolve() not in wanted:
+            path.unlink()
+            removed += 1
+    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    if not readme.is_file() or readme.read_text(encoding="utf-8") != CACHE_README:
+        with atomic_write(readme) as handle:
+            handle.write(CACHE_README)
+    if removed:
+        log.info("embedding cache: removed %d file(s) the manifest does not reference", removed)
+    return removed
 
 
 def embed_with_cache(

@@ -27,6 +27,39 @@ def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+def _calibration_lines(bundle: Mapping[str, Any]) -> list[str]:
+    """What each probability means, how it was calibrated on validation, and its ECE."""
+    calibration = bundle.get("calibration") or {}
+    prov = bundle.get("provenance", {})
+    if "method" in calibration:  # older files: the pocket calibrator only
+        return [
+            (
+                f"- Pocket probability: {calibration['method']} calibration on "
+                f"{prov.get('calibration_pockets', 0)} validation pockets (DCA ≤ 4 Å); "
+                "point and residue probabilities are not calibrated"
+            ),
+        ]
+    if not calibration:
+        return ["- Probabilities: not calibrated"]
+    lines = [
+        (
+            "- Probabilities, calibrated on validation proteins only (ECE: 10 equal-width bins; "
+            "in sample / cross-fitted, 5 folds by protein):"
+        ),
+    ]
+    for level in ("point", "residue", "pocket"):
+        stats = (calibration.get("ece") or {}).get(level) or {}
+        target = (calibration.get("targets") or {}).get(level, "")
+        if not calibration.get(level):
+            lines.append(f"  - {level}: not calibrated (no validation data)")
+            continue
+        ece = "/".join("-" if stats.get(k) is None else f"{stats[k]:.3f}"
+                       for k in ("ece_val_in_sample", "ece_val_cross_fitted"))  # fmt: skip
+        lines.append(f"  - {level} ({target}): {calibration[level]['method']} on {stats.get('n', '?')} "
+                     f"validation samples, ECE {ece}")  # fmt: skip
+    return lines
+
+
 def render_model_card(bundle: Mapping[str, Any], sha256: str, size: int, training_data: str) -> str:
     metrics = bundle["metrics"]
     prov = bundle.get("provenance", {})
@@ -46,8 +79,7 @@ def render_model_card(bundle: Mapping[str, Any], sha256: str, size: int, trainin
         f"head {cfg['head_layers']} layers, dropout {cfg['dropout']}",
         f"- Features: {len(bundle['feature_names'])} P2Rank-style SAS-point descriptors",
         f"- Point threshold (maximises validation {bundle['threshold_criterion'].upper()}): {bundle['threshold']:.4f}",
-        f"- Pocket probability: {(bundle.get('calibration') or {}).get('method', 'none')} calibration on "
-        f"{prov.get('calibration_pockets', 0)} validation pockets (DCA ≤ 4 Å)",
+        *_calibration_lines(bundle),
         "",
         "## Validation metrics (points of the validation proteins; never the test sets)",
         "",

@@ -16,15 +16,16 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from pocknet.calibration import calibrator_function
+from pocknet.calibration import calibration_note, calibrators
 from pocknet.descriptors import DESCRIPTOR_NAMES, exposed_atoms
 from pocknet.errors import ConfigError, PockNetError
-from pocknet.features import FeaturizeConfig, ProteinFeatures, featurize_file
+from pocknet.features import FeaturizeConfig, ProteinFeatures, featurize
 from pocknet.model_io import load_model, model_from_bundle
 from pocknet.neighbours import nearest_residues
 from pocknet.pockets import PocketConfig, find_pockets, residue_pocket_ranks, residue_scores, zscores
 from pocknet.prediction import Prediction
 from pocknet.residue_chains import protein_residue_embeddings
+from pocknet.structure import load_structure
 from pocknet.training_data import PointDataset, SplitArrays
 
 __all__ = ["DEFAULT_MODEL", "default_model_path", "Predictor", "features_batch_arrays"]
@@ -89,10 +90,18 @@ class Predictor:
             raise ConfigError("--device cuda: no CUDA device is available")
         self.device = torch.device(device)
         self.model.to(self.device)
-        self.featurize_config = FeaturizeConfig.from_params(self.bundle.get("featurize_config") or {})
-        self.pocket_config = PocketConfig.from_params(self.bundle.get("pockets") or {})
-        calibration = self.bundle.get("calibration")
-        self.calibrator = calibrator_function(calibration) if calibration else None
+        try:  # settings recorded in the file: a malformed one must name the file, not end in a traceback
+            self.featurize_config = FeaturizeConfig.from_params(self.bundle.get("featurize_config") or {})
+            self.pocket_config = PocketConfig.from_params(self.bundle.get("pockets") or {})
+            calibration = self.bundle.get("calibration")
+            # level → callable or None; old model files hold only the pocket calibrator
+            self.calibrators = calibrators(calibration)
+            self.calibrator = self.calibrators["pocket"]
+            self._calibration_notes = tuple(n for n in [calibration_note(calibration)] if n)
+        except PockNetError as exc:
+            raise PockNetError(f"{self.path}: model settings: {exc}") from exc
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise PockNetError(f"{self.path}: not a PockNet model file (bad settings: {exc})") from exc
         self._embed = embed
         self.name = str(self.bundle.get("provenance", {}).get("name", self.path.stem))
 
@@ -100,40 +109,65 @@ class Predictor:
     def uses_embeddings(self) -> bool:
         return self.bundle["embedding_model"] != "none"
 
-    def _embedding_table(self, features: ProteinFeatures) -> torch.Tensor | None:
-        if not self.uses_embeddings:
-            return None
-        if self._embed is None:
+    def load_embedder(self) -> None:
+        """Build the ESM2 embedder now rather than on the first structure (fusion models only).
+
+        A batch worker calls this before measuring its memory baseline, so the
+        ESM2 weights count as part of the model, not against ``--max-memory``.
+        """
+        if self.uses_embeddings and self._embed is None:
             from pocknet.embeddings import EmbeddingConfig, EsmEmbedder
 
             embedder = EsmEmbedder(
                 EmbeddingConfig(model=self.bundle["embedding_model"], layer=self.bundle["embedding_layer"])
             )
             self._embed = lambda sequence: embedder.embed([sequence])[0]
+
+    def _embedding_table(self, features: ProteinFeatures) -> torch.Tensor | None:
+        if not self.uses_embeddings:
+            return None
+        self.load_embedder()
         table = protein_residue_embeddings(features, self._embed)
         return torch.from_numpy(table.astype(np.float16))  # stored as float16 in the H5, too
 
     @torch.no_grad()
-    def score(self, features: ProteinFeatures) -> np.ndarray:
-        """Point probabilities [P] float32."""
+    def logits_and_scores(self, features: ProteinFeatures) -> tuple[np.ndarray, np.ndarray]:
+        """(logits, point probabilities) of the network, both [P] float32.
+
+        The probabilities are the model's own (the threshold's scale), not calibrated.
+        """
         if features.n_points == 0:
-            return np.zeros(0, np.float32)
+            return np.zeros(0, np.float32), np.zeros(0, np.float32)
         arrays = features_batch_arrays(features, self.bundle["k"] if self.uses_embeddings else 0,
                                        self.bundle["neighbour_distance"])  # fmt: skip
         dataset = PointDataset(arrays, self._embedding_table(features))
         self.model.eval()
-        out = []
+        logits, out = [], []
         for start in range(0, len(dataset), _SCORE_CHUNK):
             batch = dataset.__getitems__(range(start, min(start + _SCORE_CHUNK, len(dataset))))
             batch = {k: v.to(self.device) for k, v in batch.items()}
-            out.append(torch.sigmoid(self.model(batch)).float().cpu())
-        return torch.cat(out).numpy()
+            z = self.model(batch)
+            logits.append(z.float().cpu())
+            out.append(torch.sigmoid(z).float().cpu())
+        return torch.cat(logits).numpy(), torch.cat(out).numpy()
+
+    def score(self, features: ProteinFeatures) -> np.ndarray:
+        """Point probabilities of the network [P] float32 (uncalibrated: the threshold's scale)."""
+        return self.logits_and_scores(features)[1]
 
     def predict_features(
-        self, features: ProteinFeatures, threshold: float | None = None, name: str | None = None
+        self,
+        features: ProteinFeatures,
+        threshold: float | None = None,
+        name: str | None = None,
+        scored: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> Prediction:
+        """Pockets and residue scores from the model probabilities; calibrated probabilities to read.
+
+        ``scored``: the (logits, probabilities) of :meth:`logits_and_scores`, when already computed.
+        """
         start = time.perf_counter()
-        probabilities = self.score(features)
+        logits, probabilities = self.logits_and_scores(features) if scored is None else scored
         threshold = float(self.bundle["threshold"] if threshold is None else threshold)
         exposed = exposed_atoms(features.points, features.atom_coords, self.featurize_config.descriptors.exposed_distance)
         pockets = find_pockets(
@@ -145,18 +179,23 @@ class Predictor:
             features.points, probabilities, features.atom_coords, features.atom_residue, n_residues,
             radius=self.pocket_config.residue_score_radius,
         )  # fmt: skip
+        point_calibrator, residue_calibrator = self.calibrators["point"], self.calibrators["residue"]
         return Prediction(
             name=name or features.name,
             features=features,
-            probabilities=probabilities,
+            probabilities=(
+                probabilities if point_calibrator is None else point_calibrator(logits).astype(np.float32)
+            ),
             threshold=threshold,
             pockets=pockets,
             residue_score=score,
             residue_zscore=zscores(score),
-            residue_probability=best,
+            residue_probability=best if residue_calibrator is None else residue_calibrator(score),
             residue_pocket=residue_pocket_ranks(pockets, n_residues),
             model_name=self.name,
             seconds=time.perf_counter() - start,
+            notes=self._calibration_notes,
+            model_probabilities=probabilities,
         )
 
     def predict_file(
@@ -166,10 +205,16 @@ class Predictor:
         threshold: float | None = None,
         name: str | None = None,
     ) -> Prediction:
-        """Featurise exactly as the data_engineering stage did for training, then predict."""
+        """Featurise exactly as the data_engineering stage did for training, then predict.
+
+        What the reader accepted but flagged (no END record, a CA-only model)
+        joins the prediction's notes, so the user sees it in the outputs.
+        """
         start = time.perf_counter()
-        features = featurize_file(path, self.featurize_config, chains=tuple(chains) if chains else None)
-        prediction = self.predict_features(features, threshold=threshold, name=name)
+        cfg = self.featurize_config
+        structure = load_structure(path, chains=tuple(chains) if chains else None, ligand_rules=cfg.ligands)
+        prediction = self.predict_features(featurize(structure, cfg), threshold=threshold, name=name)
+        object.__setattr__(prediction, "notes", prediction.notes + structure.notes)
         object.__setattr__(prediction, "seconds", time.perf_counter() - start)
         return prediction
 

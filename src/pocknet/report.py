@@ -42,9 +42,11 @@ from pocknet.metrics import _labelled
 __all__ = [
     "DEFAULT_MAX_POINTS",
     "Block",
+    "calibration_tables",
     "html_report",
     "metrics_table",
     "plot_pr_curve",
+    "plot_reliability_diagram",
     "plot_success_curve",
     "pr_curve_points",
 ]
@@ -271,6 +273,90 @@ def plot_success_curve(
         ax.set_ylim(0.0, 1.02)
         ax.grid(True, alpha=0.3)
         ax.legend(loc="lower right")
+        if title:
+            ax.set_title(title)
+        return _save_png(fig, path)
+
+
+_RELIABILITY_COLUMNS = ("lower", "upper", "mean_predicted", "observed", "count")
+
+
+def calibration_tables(calibration: Mapping[str, Any] | None) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Reliability tables and an ECE table from a model file's ``calibration`` (validation only).
+
+    Parameters
+    ----------
+    calibration : mapping or None
+        ``bundle["calibration"]`` as written by the swa stage
+        (:func:`pocknet.calibration.fit_levels`). Older files (a pocket calibrator
+        alone, no measurements) and ``None`` give empty results.
+
+    Returns
+    -------
+    (dict of str to DataFrame, DataFrame)
+        Level → reliability rows (``lower, upper, mean_predicted, observed, count``),
+        and one row per level: ``level, method, n, ece_val_in_sample,
+        ece_val_cross_fitted`` (+ equal-mass variants and the uncalibrated ECE where known).
+    """
+    if not calibration or "method" in calibration:
+        return {}, pd.DataFrame()
+    tables = {
+        level: pd.DataFrame(rows, columns=list(_RELIABILITY_COLUMNS))
+        for level, rows in (calibration.get("reliability") or {}).items()
+        if rows
+    }
+    keys = ["method", "n", "positives", "ece_val_in_sample", "ece_val_cross_fitted", "ece_val_in_sample_equal_mass",
+            "ece_val_cross_fitted_equal_mass", "ece_val_uncalibrated"]  # fmt: skip
+    ece = calibration.get("ece") or {}
+    rows = [{"level": level, **{k: stats.get(k) for k in keys}} for level, stats in ece.items()]
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame = frame.dropna(axis=1, how="all")
+    return tables, frame
+
+
+def plot_reliability_diagram(
+    tables: Mapping[str, pd.DataFrame], path: str | Path, title: str | None = None
+) -> Path:
+    """Observed frequency against mean predicted probability per bin, one line per named table.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        ``{"pocket (ECE 0.04)": frame, ...}`` with columns ``mean_predicted``,
+        ``observed`` and ``count`` (:func:`pocknet.calibration.reliability_table`).
+        Marker area grows with the bin's count, so a bin of five pockets does not
+        look as solid as one of 100 000 points.
+    path : path-like
+        PNG to write (atomically).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    with _figure() as (fig, ax):
+        ax.plot([0.0, 1.0], [0.0, 1.0], color="0.4", linestyle="--", linewidth=1.0, label="perfectly calibrated")
+        for name, frame in tables.items():
+            missing = {"mean_predicted", "observed", "count"} - set(frame.columns)
+            if missing:
+                raise ValueError(f"reliability table {name!r} lacks column(s) {sorted(missing)}")
+            x = frame["mean_predicted"].to_numpy(dtype=np.float64)
+            y = frame["observed"].to_numpy(dtype=np.float64)
+            count = frame["count"].to_numpy(dtype=np.float64)
+            total = count.sum()
+            (line,) = ax.plot(x, y, linewidth=1.2, label=name if len(frame) else f"{name} (no data)")
+            if len(frame) and total > 0:
+                ax.scatter(x, y, s=10.0 + 150.0 * np.sqrt(count / total), color=line.get_color(), alpha=0.8, zorder=3)
+        ax.set_xlabel("Mean predicted probability (bin)")
+        ax.set_ylabel("Observed frequency")
+        ax.set_xlim(0.0, 1.0)
+        ax.set_ylim(0.0, 1.0)
+        ax.set_aspect("equal")
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="upper left")
         if title:
             ax.set_title(title)
         return _save_png(fig, path)

@@ -48,7 +48,9 @@ from pocknet.errors import ConfigError, PockNetError
 
 __all__ = [
     "SUMMARY_COLUMNS",
+    "dvc_exp_show",
     "experiments_from_dvc_json",
+    "flatten_keys",
     "run_seed_report",
     "seed_report",
     "summarize_seeds",
@@ -161,11 +163,11 @@ def _is_numeric(series: pd.Series) -> bool:
 # --------------------------------------------------------------------------------------
 
 
-def _flatten(data: Any, prefix: str, out: dict[str, Any]) -> None:
+def flatten_keys(data: Any, prefix: str, out: dict[str, Any]) -> None:
     """Nested dicts → dotted keys (``{"training": {"seed": 1}}`` → ``training.seed``)."""
     if isinstance(data, Mapping):
         for key, value in data.items():
-            _flatten(value, f"{prefix}.{key}" if prefix else str(key), out)
+            flatten_keys(value, f"{prefix}.{key}" if prefix else str(key), out)
     elif isinstance(data, list):
         # Lists (e.g. a list of dataset names) are settings, not sweep axes: keep them whole
         out[prefix] = json.dumps(data)
@@ -189,7 +191,7 @@ def _file_columns(
                 errors.setdefault(path, str(entry["error"].get("msg") or entry["error"].get("type")))
             continue
         flat: dict[str, Any] = {}
-        _flatten(entry["data"], "", flat)
+        flatten_keys(entry["data"], "", flat)
         out.update(flat if path == bare_file else {f"{path}:{k}": v for k, v in flat.items()})
     return out
 
@@ -384,7 +386,7 @@ def write_seed_report(summary: pd.DataFrame, out_dir: str | Path) -> tuple[Path,
     return md_path, csv_path
 
 
-def _dvc_exp_show(repo_dir: Path, all_commits: bool) -> Any:
+def dvc_exp_show(repo_dir: Path, all_commits: bool) -> Any:
     """Run ``dvc exp show --json`` with this interpreter's DVC and decode its output."""
     cmd = [sys.executable, "-m", "dvc", "exp", "show", "--json"]
     if all_commits:
@@ -440,7 +442,7 @@ def run_seed_report(
     repo_dir = Path(repo_dir)
     if not repo_dir.is_dir():
         raise PockNetError(f"DVC repository {repo_dir} is not a folder")
-    experiments = experiments_from_dvc_json(_dvc_exp_show(repo_dir, all_commits))
+    experiments = experiments_from_dvc_json(dvc_exp_show(repo_dir, all_commits))
     if experiments.empty:
         raise PockNetError(
             f"no finished DVC experiments in {repo_dir}; run e.g. `dvc exp run -S {seed_param}=13` first"

@@ -14,6 +14,11 @@ from pathlib import Path
 from kedro.config import OmegaConfigLoader
 from omegaconf import DictConfig, OmegaConf
 
+from pocknet.determinism import pin_cpu_numerics
+
+# Before any stage imports torch: the same bits on any x86-64 CPU (pocknet.determinism).
+pin_cpu_numerics()
+
 PARAMS_FILE = "params.yaml"
 
 

@@ -28,11 +28,22 @@ class SwaConfig:
     start: int | None = None  # fixed mode: first epoch (inclusive)
     stop: int | None = None  # fixed mode: last epoch (exclusive)
     bn_batches: int | None = None  # training batches for BN recalibration (None: all)
-    calibration: str = "isotonic"  # pocket probability calibrator fitted on validation: isotonic | platt
+    # pocket probability map fitted on validation (points and residues: Platt): pchip | platt | isotonic
+    calibration: str = "pchip"
+    calibration_bins: int = 10  # ECE / reliability bins
+    calibration_folds: int = 5  # protein folds for the cross-fitted ECE
 
     def __post_init__(self) -> None:
+        from pocknet.calibration import CALIBRATION_METHODS
+
         if self.mode not in ("best_window", "fixed"):
             raise ConfigError(f"swa.mode must be best_window or fixed, got {self.mode!r}")
+        if self.calibration not in CALIBRATION_METHODS:
+            raise ConfigError(f"swa.calibration must be one of {list(CALIBRATION_METHODS)}, got {self.calibration!r}")
+        for name in ("calibration_bins", "calibration_folds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "calibration_bins" else 2):
+                raise ConfigError(f"swa.{name} must be an integer >= {1 if name == 'calibration_bins' else 2}, got {value!r}")
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None) -> "SwaConfig":

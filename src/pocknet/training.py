@@ -35,9 +35,14 @@ from torch.utils.data import DataLoader
 from pocknet.config import dataclass_from_params
 from pocknet.errors import ConfigError
 from pocknet.h5store import H5Reader
+from pocknet.logs import defer_to_logging_config
 from pocknet.metrics import best_threshold, point_metrics, pr_auc
 from pocknet.model import ModelConfig, PocketNet
+from pocknet.progress import on_terminal
 from pocknet.training_data import PointDataset, SplitArrays, load_embeddings, load_split, passthrough_collate
+from pocknet.training_progress import LineProgress
+
+defer_to_logging_config()
 
 __all__ = [
     "TrainingConfig",
@@ -353,6 +358,7 @@ def fit(h5_path: str | Path, params: Mapping[str, Any]) -> tuple[PocketModule, p
         ),
         L.pytorch.callbacks.EarlyStopping(monitor="val_pr_auc", mode="max", patience=config.patience),
         history,
+        LineProgress(),
     ]
     trainer = L.Trainer(
         accelerator=config.accelerator,
@@ -366,7 +372,7 @@ def fit(h5_path: str | Path, params: Mapping[str, Any]) -> tuple[PocketModule, p
         deterministic=config.deterministic,
         callbacks=callbacks,
         logger=_loggers(config) or False,
-        enable_progress_bar=True,
+        enable_progress_bar=on_terminal(),  # off a terminal, LineProgress logs plain lines
         enable_model_summary=False,
         num_sanity_val_steps=0,
     )

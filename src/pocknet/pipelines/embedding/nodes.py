@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
 
-from pocknet.embeddings import EmbeddingCache, EmbeddingConfig, EsmEmbedder, embed_with_cache, sequence_key
+from pocknet.embeddings import (
+    EmbeddingCache,
+    EmbeddingConfig,
+    EsmEmbedder,
+    embed_with_cache,
+    prune_cache,
+    sequence_key,
+)
 from pocknet.features import ProteinFeatures
 from pocknet.progress import progress
 from pocknet.residue_chains import chains_table
@@ -32,15 +38,17 @@ def embed_chains(residue_chains: pd.DataFrame, params: dict[str, Any]) -> pd.Dat
     """
     settings = {k: v for k, v in params.items() if k != "cache_dir"}
     config = EmbeddingConfig.from_params(settings)
-    Path(params["cache_dir"]).mkdir(parents=True, exist_ok=True)  # a DVC output even when empty
     if config.is_none:
         log.info("embedding.model is none: no embeddings (tabular-only)")
+        prune_cache(params["cache_dir"], keep=())
         manifest = residue_chains[["protein", "chain", "length"]].copy()
         manifest["model"], manifest["layer"], manifest["dim"], manifest["key"] = "none", -1, 0, ""
         return manifest[MANIFEST_COLUMNS]
     embedder = EsmEmbedder(config)
     cache = EmbeddingCache.for_embedder(params["cache_dir"], embedder)
-    embed_with_cache(sorted(set(residue_chains["sequence"])), embedder, cache)
+    sequences = sorted(set(residue_chains["sequence"]))
+    embed_with_cache(sequences, embedder, cache)
+    prune_cache(params["cache_dir"], keep=[cache.path_for(s) for s in sequences])
     manifest = residue_chains[["protein", "chain", "length"]].copy()
     manifest["model"], manifest["layer"], manifest["dim"] = embedder.name, embedder.layer, embedder.dim
     manifest["key"] = [sequence_key(embedder.name, embedder.layer, s) for s in residue_chains["sequence"]]

@@ -15,7 +15,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 render_report,
-                inputs=["evaluation_metrics", "success_curves", "pr_curves", "params:reporting"],
+                inputs=["evaluation_metrics", "success_curves", "pr_curves", "params:reporting", "final_model"],
                 outputs="evaluation_report",
                 name="render_report",
             ),

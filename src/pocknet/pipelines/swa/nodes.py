@@ -25,7 +25,11 @@ def finalize_model(
     splits: pd.DataFrame,
     pockets: dict[str, Any],
     swa: dict[str, Any],
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Best-epoch vs SWA by validation PR-AUC, then pocket calibration on validation proteins."""
+) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame]:
+    """Best-epoch vs SWA by validation PR-AUC, then point/residue/pocket calibration on validation proteins."""
+    config = SwaConfig.from_params(swa)
     candidates = {"best_epoch": trained_model, "swa": swa_model}
-    return calibrate_bundle(candidates, protein_features, splits, pockets, method=swa.get("calibration", "isotonic"))
+    return calibrate_bundle(
+        candidates, protein_features, splits, pockets,
+        method=config.calibration, bins=config.calibration_bins, folds=config.calibration_folds,
+    )  # fmt: skip

@@ -15,7 +15,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 finalize_model,
                 inputs=["trained_model", "swa_model", "protein_features", "splits", "params:pockets", "params:swa"],
-                outputs=["final_model", "final_metrics"],
+                outputs=["final_model", "final_metrics", "calibration_reliability"],
                 name="finalize_model",
             ),
         ]
