@@ -95,3 +95,22 @@ def test_ruff_finds_no_unused_imports_or_undefined_names():
     result = subprocess.run([str(ruff), "check", "--select", "F,E9", "--output-format", "concise", "src", "tests",
                              "benchmarks"], cwd=REPO, capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 0, result.stdout
+
+
+def test_shipped_model_is_the_locked_final_model():
+    """`make run` builds the model we ship: the bundled file is the final_model.pt in dvc.lock."""
+    import hashlib
+
+    lock = _yaml(REPO / "dvc.lock")
+    outs = {o["path"]: o["md5"] for o in lock["stages"]["swa"]["outs"]}
+    shipped = REPO / "src" / "pocknet" / "models" / "pocknet_default.pt"
+    assert hashlib.md5(shipped.read_bytes()).hexdigest() == outs["data/05_models/final_model.pt"]
+
+
+def test_no_empty_or_stale_output_folders_in_the_lock():
+    """The embedding cache holds only what the manifest needs (never a leftover of earlier runs)."""
+    lock = _yaml(REPO / "dvc.lock")
+    outs = {o["path"]: o for o in lock["stages"]["embedding"]["outs"]}
+    params = _yaml(REPO / "params.yaml")["embedding"]
+    if params["model"] == "none":
+        assert outs["data/03_embeddings/cache"]["nfiles"] == 1  # the README only
