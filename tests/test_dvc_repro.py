@@ -37,7 +37,9 @@ def _run(cmd: list[str], cwd: Path) -> str:
 def _small_study(root: Path, p2rank_test: Path) -> Path:
     """A CI-sized study in a clean copy: p2rank-test (train/val) + BU48 holo (test), 2 epochs."""
     copy_project(root)
-    use_small_sets(root, p2rank_test, ("p2rank-test", "bu48/holo"), absolute_root=True, max_epochs=2, batch_size=4096)
+    # data_root stays relative (data/01_raw links): outputs record source paths, and the
+    # committed reference hashes must not depend on where a machine keeps the datasets.
+    use_small_sets(root, p2rank_test, ("p2rank-test", "bu48/holo"), max_epochs=2, batch_size=4096)
     git_commit_all(root)
     return root
 
@@ -130,8 +132,12 @@ def test_notebook_runs_on_the_study_outputs(clean_copy, monkeypatch):
 def test_two_seed_sweep_and_seed_report(clean_copy):
     _run(["git", "add", "-A"], clean_copy)
     _run(["git", "commit", "-qm", "baseline run"], clean_copy)
+    # Queued experiments run in copies holding git-tracked files only (no data/01_raw links):
+    # they get the datasets' absolute path, as the README tells users to.
+    shared = str((clean_copy / "data" / "01_raw" / "p2rank-test").resolve().parent)
     for seed in (13, 21):
-        _run(["dvc", "exp", "run", "--queue", "-S", f"training.seed={seed}"], clean_copy)
+        _run(["dvc", "exp", "run", "--queue", "-S", f"training.seed={seed}",
+              "-S", f"data_engineering.data_root={shared}"], clean_copy)  # fmt: skip
     _run(["dvc", "queue", "start", "--jobs", "1"], clean_copy)
     deadline = time.monotonic() + 900
     status = ""

@@ -19,8 +19,7 @@ import pandas as pd
 
 from pocknet.apo import transfer_ligands
 from pocknet.errors import PockNetError
-from pocknet.features import ProteinFeatures
-from pocknet.finalize import relevant_ligand_atoms
+from pocknet.features import ProteinFeatures, relevant_ligand_atoms
 from pocknet.labels import NEUTRAL, ligand_distances, point_labels
 from pocknet.metrics import evaluate_proteins, point_metrics, success_curve
 from pocknet.structure import load_structure

@@ -33,6 +33,7 @@ __all__ = [
     "featurize",
     "featurize_file",
     "file_sha256",
+    "relevant_ligand_atoms",
 ]
 
 FORMAT_VERSION = 2  # 2: atoms and point → atom added
@@ -128,6 +129,15 @@ class ProteinFeatures:
     def chain_sequences(self) -> dict[str, str]:
         order = list(dict.fromkeys(self.residue_chain.tolist()))
         return {c: "".join(self.residue_one_letter[self.residue_chain == c]) for c in order}
+
+
+def relevant_ligand_atoms(features: ProteinFeatures) -> list[np.ndarray]:
+    """Atom coordinates of each relevant ligand (the ones labels and DCA/DCC are measured to)."""
+    offsets = features.ligand_offsets
+    return [
+        features.ligand_coords[offsets[i] : offsets[i + 1]]
+        for i in np.flatnonzero(features.ligand_relevant)
+    ]
 
 
 def file_sha256(path: str | Path) -> str:

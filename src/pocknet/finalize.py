@@ -29,22 +29,14 @@ import pandas as pd
 
 from pocknet.calibration import LEVELS, binding_residues, fit_levels, pocket_hits
 from pocknet.config import dataclass_from_params
-from pocknet.features import ProteinFeatures
+from pocknet.features import ProteinFeatures, relevant_ligand_atoms
 from pocknet.pockets import PocketConfig
 from pocknet.predict import Predictor
 from pocknet.progress import progress
 
-__all__ = ["relevant_ligand_atoms", "select_candidate", "calibrate_bundle", "validation_calibration_data"]
+__all__ = ["select_candidate", "calibrate_bundle", "validation_calibration_data"]
 
 log = logging.getLogger(__name__)
-
-
-def relevant_ligand_atoms(features: ProteinFeatures) -> list[np.ndarray]:
-    offsets = features.ligand_offsets
-    return [
-        features.ligand_coords[offsets[i] : offsets[i + 1]]
-        for i in np.flatnonzero(features.ligand_relevant)
-    ]
 
 
 def select_candidate(candidates: Mapping[str, Mapping[str, Any]]) -> str:

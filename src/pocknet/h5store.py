@@ -51,7 +51,7 @@ import json
 import os
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 import h5py
 import numpy as np
@@ -59,8 +59,10 @@ import numpy as np
 from pocknet import __version__
 from pocknet.atomic import atomic_path
 from pocknet.errors import ConfigError, PockNetError
-from pocknet.features import ProteinFeatures
 from pocknet.neighbours import NEIGHBOUR_DEFINITIONS, PAD_DISTANCE, PAD_INDEX
+
+if TYPE_CHECKING:  # annotations only: reading an H5 file needs no featurisation code
+    from pocknet.features import ProteinFeatures
 
 __all__ = [
     "FORMAT",
