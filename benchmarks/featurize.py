@@ -26,9 +26,9 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 if hasattr(os, "sched_setaffinity"):
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
-from pocknet.datasets import scan_folder
-from pocknet.features import FeaturizeConfig, featurize_file
-from pocknet.structure import load_structure
+from pocknet.structure.datasets import scan_folder
+from pocknet.featurize.features import FeaturizeConfig, featurize_file
+from pocknet.structure.reader import load_structure
 
 
 def time_dataset(root: Path, repeats: int) -> list[tuple[str, int, int, float]]:
@@ -62,7 +62,7 @@ def big_complex(source: Path, copies: int, out: Path) -> int:
 def measure_big(path: Path) -> tuple[float, float, int, int]:
     """Time and peak RSS of featurising one file, in a fresh process."""
     code = (
-        "import resource,time,sys;from pocknet.features import FeaturizeConfig,featurize_file;"
+        "import resource,time,sys;from pocknet.featurize.features import FeaturizeConfig,featurize_file;"
         "t=time.perf_counter();f=featurize_file(sys.argv[1],FeaturizeConfig());"
         "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, f.n_points,"
         " len(f.residue_chain))"

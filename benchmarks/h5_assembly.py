@@ -21,17 +21,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from pocknet.datasets import scan_folder
-from pocknet.feature_files import load_features, save_features
-from pocknet.features import FeaturizeConfig, featurize_file
-from pocknet.residue_chains import chains_table
+from pocknet.structure.datasets import scan_folder
+from pocknet.featurize.feature_files import load_features, save_features
+from pocknet.featurize.features import FeaturizeConfig, featurize_file
+from pocknet.embed.residue_chains import chains_table
 
 
 def prepare(datasets: Path, work: Path, esm: str) -> None:
     """Featurise p2rank-test into work/features and (tiny) embed its chains into work/cache."""
     # torch only here, so the assembly processes measure the assembly, not an idle torch import
-    from pocknet.embeddings import EmbeddingCache, EmbeddingConfig, EsmEmbedder, embed_with_cache
-    from pocknet.esm_tiny import write_tiny_esm2_checkpoint
+    from pocknet.embed.embeddings import EmbeddingCache, EmbeddingConfig, EsmEmbedder, embed_with_cache
+    from pocknet.embed.esm_tiny import write_tiny_esm2_checkpoint
 
     features = []
     for entry in scan_folder(datasets / "p2rank-test").entries:
@@ -52,7 +52,7 @@ def prepare(datasets: Path, work: Path, esm: str) -> None:
 
 def assemble(work: Path, repeats: int, esm: str) -> None:
     """Assemble `repeats` copies of the prepared set (child process)."""
-    from pocknet.training_set import plan_training_set, write_training_set
+    from pocknet.trainset.assembly import plan_training_set, write_training_set
 
     files = sorted((work / "features").rglob("*.npz"))
     loaders, manifest_rows, split_rows = {}, [], []

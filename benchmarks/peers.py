@@ -121,7 +121,7 @@ def structures_of(datasets: Path, set_name: str) -> list[tuple[str, Path, Path |
             rows = list(csv.DictReader(handle))
         return [(r["apo"], datasets / "bu48" / r["apo_file"], datasets / "bu48" / r["holo_file"]) for r in rows]
     if set_name == "chen11":
-        from pocknet.datasets import read_ds
+        from pocknet.structure.datasets import read_ds
 
         return [(Path(e.id).name, e.path, None) for e in read_ds(datasets / "chen11" / "chen11.ds").entries]
     if set_name == "coach420":
@@ -132,8 +132,8 @@ def structures_of(datasets: Path, set_name: str) -> list[tuple[str, Path, Path |
 
 
 def ligands_of(path: Path, holo: Path | None) -> tuple[list[np.ndarray], str | None]:
-    from pocknet.apo import transfer_ligands
-    from pocknet.structure import load_structure
+    from pocknet.evaluate.apo import transfer_ligands
+    from pocknet.structure.reader import load_structure
 
     try:
         if holo is None:
@@ -166,7 +166,7 @@ class PockNetRunner:
     def __init__(self) -> None:
         import torch
 
-        from pocknet.predict import Predictor
+        from pocknet.predict.predictor import Predictor
 
         torch.set_num_threads(1)
         self.predictor = Predictor()
@@ -182,7 +182,7 @@ class PockNetRunner:
 
 
 def p2rank_centres(datasets: Path, path: Path) -> dict[str, Any]:
-    from pocknet.evaluation import read_p2rank_centres
+    from pocknet.evaluate.evaluation import read_p2rank_centres
 
     csv_path = datasets / "coach420" / "predictions" / "p2rank" / f"{path.name}_predictions.csv"
     if not csv_path.exists():

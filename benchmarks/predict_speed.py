@@ -23,9 +23,9 @@ if hasattr(os, "sched_setaffinity"):
 
 import torch
 
-from pocknet.datasets import scan_folder
-from pocknet.outputs import write_outputs
-from pocknet.predict import Predictor
+from pocknet.structure.datasets import scan_folder
+from pocknet.predict.outputs import write_outputs
+from pocknet.predict.predictor import Predictor
 
 torch.set_num_threads(1)
 

@@ -19,7 +19,7 @@ import torch
 from torch.nn import functional as F
 
 from pocknet.model import ModelConfig, PocketNet
-from pocknet.training_data import PointDataset, SplitArrays
+from pocknet.trainset.arrays import PointDataset, SplitArrays
 
 
 def synthetic(n_points: int, n_residues: int, k: int, dim: int, seed: int = 0) -> tuple[SplitArrays, torch.Tensor | None]:

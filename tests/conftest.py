@@ -26,13 +26,13 @@ def p2rank_test(datasets: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def structure_1a82a(p2rank_test: Path):
-    from pocknet.structure import load_structure
+    from pocknet.structure.reader import load_structure
 
     return load_structure(p2rank_test / "liganated" / "1a82a.pdb")
 
 
 @pytest.fixture(scope="session")
 def features_1a82a(p2rank_test: Path):
-    from pocknet.features import FeaturizeConfig, featurize_file
+    from pocknet.featurize.features import FeaturizeConfig, featurize_file
 
     return featurize_file(p2rank_test / "liganated" / "1a82a.pdb", FeaturizeConfig())

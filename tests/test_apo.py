@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from pocknet.apo import kabsch, match_residues, transfer_ligands
+from pocknet.evaluate.apo import kabsch, match_residues, transfer_ligands
 from pocknet.errors import PockNetError
-from pocknet.structure import Residues, load_structure
+from pocknet.structure.reader import Residues, load_structure
 
 
 def random_rigid(seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pocknet import atom_properties as ap
+from pocknet.featurize import atom_properties as ap
 
 N_COLS = 35
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.isotonic import IsotonicRegression
 
-from pocknet.calibration import (
+from pocknet.predict.calibration import (
     LEVELS,
     PROBABILITY_EPS,
     apply_calibrator,
@@ -25,7 +25,7 @@ from pocknet.calibration import (
     reliability_table,
 )
 from pocknet.errors import ConfigError
-from pocknet.pockets import find_pockets
+from pocknet.predict.pockets import find_pockets
 
 EPS = PROBABILITY_EPS
 

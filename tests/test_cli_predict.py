@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import torch
 
-from pocknet.predict import default_model_path
-from pocknet.structure import load_structure
+from pocknet.predict.predictor import default_model_path
+from pocknet.structure.reader import load_structure
 
 EXE = str(Path(sys.executable).with_name("pocknet"))
 P2RANK_COLUMNS = ["name", "rank", "score", "probability", "sas_points", "surf_atoms", "center_x", "center_y",

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from pocknet.datasets import open_dataset, read_ds, scan_folder
+from pocknet.structure.datasets import open_dataset, read_ds, scan_folder
 from pocknet.errors import DatasetError
 
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from pocknet.descriptors import DESCRIPTOR_NAMES, DescriptorConfig, exposed_atoms, point_descriptors
-from pocknet.structure import ProteinAtoms
+from pocknet.featurize.descriptors import DESCRIPTOR_NAMES, DescriptorConfig, exposed_atoms, point_descriptors
+from pocknet.structure.reader import ProteinAtoms
 
 
 def _atoms() -> tuple[ProteinAtoms, np.ndarray]:

@@ -21,11 +21,11 @@ import pytest
 import yaml
 from project_copy import QUIET_ENV, copy_project, git_commit_all, run, tool_env, use_small_sets
 
-from pocknet.embeddings import EmbeddingConfig, EsmEmbedder
-from pocknet.feature_files import load_features
-from pocknet.h5store import H5Reader, validate
-from pocknet.neighbours import nearest_residues
-from pocknet.residue_chains import protein_residue_embeddings
+from pocknet.embed.embeddings import EmbeddingConfig, EsmEmbedder
+from pocknet.featurize.feature_files import load_features
+from pocknet.trainset.h5store import H5Reader, validate
+from pocknet.trainset.neighbours import nearest_residues
+from pocknet.embed.residue_chains import protein_residue_embeddings
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
 """ESM2 embeddings: safe loading, windowing, batching, caching (SCIENCE.md §5).
 
 All tests use a tiny random ESM2 written in the official checkpoint layout
-(:mod:`pocknet.esm_tiny`), loaded through the same path as real weights.
+(:mod:`pocknet.embed.esm_tiny`), loaded through the same path as real weights.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 torch = pytest.importorskip("torch")
 esm = pytest.importorskip("esm")
 
-from pocknet.embeddings import (  # noqa: E402
+from pocknet.embed.embeddings import (  # noqa: E402
     MODEL_URL,
     EmbeddingCache,
     EmbeddingConfig,
@@ -33,7 +33,7 @@ from pocknet.embeddings import (  # noqa: E402
     window_spans,
 )
 from pocknet.errors import ConfigError  # noqa: E402
-from pocknet.esm_tiny import write_tiny_esm2_checkpoint  # noqa: E402
+from pocknet.embed.esm_tiny import write_tiny_esm2_checkpoint  # noqa: E402
 
 NAME = "esm2_t2_tiny_test"
 DIM = 32

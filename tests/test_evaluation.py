@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from pocknet.errors import PockNetError
-from pocknet.evaluation import (
+from pocknet.evaluate.evaluation import (
     evaluate_set,
     evaluation_labels,
     pocket_records,
@@ -66,7 +66,7 @@ def test_points_are_labelled_by_the_ligands_they_are_evaluated_on():
 
 
 def test_unpaired_apo_structures_are_not_scored_against_their_own_hetatms():
-    from pocknet.evaluation import as_ligand_lookup
+    from pocknet.evaluate.evaluation import as_ligand_lookup
 
     lookup = as_ligand_lookup({}, {"bu48/apo/1a6u.pdb": "holo/1a6w.pdb"})
     with pytest.raises(PockNetError, match="without a holo partner"):

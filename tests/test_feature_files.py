@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from pocknet.errors import PockNetError
-from pocknet.feature_files import load_features, save_features
+from pocknet.featurize.feature_files import load_features, save_features
 
 
 def test_round_trip_is_exact_and_byte_reproducible(tmp_path, features_1a82a):

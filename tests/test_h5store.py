@@ -6,11 +6,11 @@ import h5py
 import numpy as np
 import pytest
 
-from pocknet import h5store
+from pocknet.trainset import h5store
 from pocknet.errors import PockNetError
-from pocknet.features import FeaturizeConfig, featurize_file
-from pocknet.h5store import H5FormatError, H5Reader, H5Writer, validate
-from pocknet.neighbours import nearest_residues
+from pocknet.featurize.features import FeaturizeConfig, featurize_file
+from pocknet.trainset.h5store import H5FormatError, H5Reader, H5Writer, validate
+from pocknet.trainset.neighbours import nearest_residues
 
 K = 8
 DIM = 6

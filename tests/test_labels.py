@@ -3,7 +3,7 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from pocknet.errors import ConfigError
-from pocknet.labels import NEGATIVE, NEUTRAL, POSITIVE, ligand_distances, point_labels
+from pocknet.featurize.labels import NEGATIVE, NEUTRAL, POSITIVE, ligand_distances, point_labels
 
 
 def test_1a82a_positives_sit_on_relevant_ligands(structure_1a82a, features_1a82a):

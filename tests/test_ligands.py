@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pocknet.errors import ConfigError
-from pocknet.ligands import LigandRules, find_ligands
+from pocknet.structure.ligands import LigandRules, find_ligands
 
 # a flat sheet of "protein" atoms in the z = 0 plane
 PROTEIN = np.array([[x, y, 0.0] for x in range(-10, 11, 2) for y in range(-10, 11, 2)], dtype=float)

@@ -12,7 +12,7 @@ _SCRIPT = r"""
 import logging, sys, yaml
 from kedro.framework.project import LOGGING  # what `kedro run` configures logging with
 LOGGING.configure(yaml.safe_load(open(sys.argv[1])))
-import pocknet.training  # imports Lightning, which installs its own handler and INFO level
+import pocknet.train.training  # imports Lightning, which installs its own handler and INFO level
 from lightning.pytorch.utilities.rank_zero import rank_zero_info
 rank_zero_info("Tip: try installing a cloud logger")
 logging.getLogger("kedro.io.data_catalog").info("Saving data to x (MemoryDataset)...")

@@ -5,7 +5,7 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from pocknet.errors import ConfigError
-from pocknet.neighbours import (
+from pocknet.trainset.neighbours import (
     NEIGHBOUR_DEFINITIONS,
     k_nearest_residues,
     nearest_residues,

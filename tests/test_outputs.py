@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import pocknet.outputs as outputs_module
+import pocknet.predict.outputs as outputs_module
 from pocknet.errors import ConfigError, PockNetError
-from pocknet.features import FeaturizeConfig, ProteinFeatures, featurize_file
-from pocknet.outputs import (
+from pocknet.featurize.features import FeaturizeConfig, ProteinFeatures, featurize_file
+from pocknet.predict.outputs import (
     FORMATS,
     chimerax_spec,
     hybrid36,
@@ -40,7 +40,7 @@ from pocknet.outputs import (
     summary_rows,
     write_outputs,
 )
-from pocknet.prediction import Pocket, Prediction
+from pocknet.predict.prediction import Pocket, Prediction
 
 P2RANK_PREDICTIONS = (
     "name,rank,score,probability,sas_points,surf_atoms,center_x,center_y,center_z,residue_ids,surf_atom_ids"

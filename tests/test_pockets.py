@@ -10,7 +10,7 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from pocknet.errors import ConfigError
-from pocknet.pockets import (
+from pocknet.predict.pockets import (
     PocketConfig,
     cluster_points,
     find_pockets,
@@ -18,7 +18,7 @@ from pocknet.pockets import (
     residue_scores,
     zscores,
 )
-from pocknet.prediction import Pocket
+from pocknet.predict.prediction import Pocket
 
 GRID = np.array([(x, y, 0.0) for x in (-1.0, 0.0, 1.0) for y in (-1.0, 0.0, 1.0)])  # 9 points, 1 Å apart
 

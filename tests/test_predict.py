@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from pocknet.embeddings import EmbeddingConfig, EsmEmbedder
-from pocknet.esm_tiny import write_tiny_esm2_checkpoint
-from pocknet.h5store import H5Reader
-from pocknet.predict import Predictor
-from pocknet.training import fit, validation_report
-from pocknet.training import export_model
-from pocknet.training_data import PointDataset, load_embeddings, load_split
+from pocknet.embed.embeddings import EmbeddingConfig, EsmEmbedder
+from pocknet.embed.esm_tiny import write_tiny_esm2_checkpoint
+from pocknet.trainset.h5store import H5Reader
+from pocknet.predict.predictor import Predictor
+from pocknet.train.training import fit, validation_report
+from pocknet.train.training import export_model
+from pocknet.trainset.arrays import PointDataset, load_embeddings, load_split
 from training_fixtures import PROTEINS, tiny_training_params, write_h5
 
 
@@ -48,10 +48,15 @@ def test_predict_scores_equal_h5_row_scores(tmp_path, p2rank_test, tiny_embedder
 
 @pytest.fixture(scope="module")
 def shipped(p2rank_test):
-    """The shipped (old-layout: pocket isotonic only) model and 1a82a featurised as it expects."""
-    from pocknet.features import featurize_file
+    """The shipped network in the old file layout (pocket isotonic only), and 1a82a featurised as it expects.
 
-    predictor = Predictor()
+    Model files written before per-level calibration hold ``calibration = {"method": "isotonic",
+    "x": [...], "y": [...]}``: the pocket map only. They must keep working.
+    """
+    from pocknet.featurize.features import featurize_file
+
+    old_layout = {"method": "isotonic", "x": [0.0, 5.0, 50.0], "y": [0.05, 0.3, 0.8]}
+    predictor = Predictor(bundle=dict(Predictor().bundle, calibration=old_layout))
     features = featurize_file(p2rank_test / "liganated" / "1a82a.pdb", predictor.featurize_config)
     return predictor, features
 
@@ -59,8 +64,8 @@ def shipped(p2rank_test):
 @pytest.fixture(scope="module")
 def calibrated_bundle(shipped):
     """The shipped network with per-level calibrators fitted (for the test only) on 1a82a itself."""
-    from pocknet.calibration import fit_levels
-    from pocknet.finalize import validation_calibration_data
+    from pocknet.predict.calibration import fit_levels
+    from pocknet.train.finalize import validation_calibration_data
 
     predictor, features = shipped
     raw = dict(predictor.bundle, calibration=None)
@@ -81,7 +86,7 @@ def _same_pockets(a, b):
 
 
 def test_old_model_file_predicts_uncalibrated_with_a_note(shipped):
-    from pocknet.outputs import residues_table
+    from pocknet.predict.outputs import residues_table
 
     predictor, features = shipped
     assert "calibration" in predictor.bundle and "method" in predictor.bundle["calibration"]  # old layout
@@ -121,7 +126,7 @@ def test_calibration_changes_no_pocket_on_a_real_structure(shipped, calibrated_b
 
 
 def test_calibrated_model_file_loads_weights_only(tmp_path, shipped, calibrated_bundle):
-    from pocknet.model_io import save_model
+    from pocknet.model.files import save_model
 
     _, features = shipped
     path = tmp_path / "calibrated.pt"

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from pocknet.cli import cli
 from pocknet.errors import PockNetError
-from pocknet.predict_batch import (
+from pocknet.predict.batch import (
     JobResult,
     PredictJob,
     _death_reason,
@@ -402,8 +402,8 @@ def test_malformed_model_bundles_fail_in_one_line(tmp_path, small):
 
     import torch
 
-    from pocknet.model_io import load_model
-    from pocknet.predict import default_model_path
+    from pocknet.model.files import load_model
+    from pocknet.predict.predictor import default_model_path
 
     good = torch.load(default_model_path(), weights_only=True)
     cases = {

@@ -114,3 +114,11 @@ def test_no_empty_or_stale_output_folders_in_the_lock():
     params = _yaml(REPO / "params.yaml")["embedding"]
     if params["model"] == "none":
         assert outs["data/03_embeddings/cache"]["nfiles"] == 1  # the README only
+
+
+def test_featurize_defaults_agree_with_params_yaml():
+    """`pocknet featurize` uses the dataclass defaults; they must be what params.yaml ships."""
+    from pocknet.featurize.features import FeaturizeConfig
+
+    params = _yaml(REPO / "params.yaml")["data_engineering"]
+    assert FeaturizeConfig() == FeaturizeConfig.from_params(params)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from pocknet.errors import PockNetError
-from pocknet.report import (
+from pocknet.evaluate.report import (
     calibration_tables,
     html_report,
     metrics_table,
@@ -126,8 +126,8 @@ def test_plot_success_curve_rejects_bad_input(tmp_path):
 
 
 def _calibration():
-    """A model file's ``calibration`` as the swa stage writes it (pocknet.calibration.fit_levels)."""
-    from pocknet.calibration import fit_levels
+    """A model file's ``calibration`` as the swa stage writes it (pocknet.predict.calibration.fit_levels)."""
+    from pocknet.predict.calibration import fit_levels
 
     rng = np.random.default_rng(0)
     data = {}

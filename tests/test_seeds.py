@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from pocknet.errors import ConfigError, PockNetError
-from pocknet.seeds import (
+from pocknet.evaluate.seeds import (
     SUMMARY_COLUMNS,
     experiments_from_dvc_json,
     run_seed_report,

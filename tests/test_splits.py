@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from pocknet.errors import ConfigError
-from pocknet.splits import SplitConfig, apply_leaks, assign_splits, find_leaks, pdb_entry, sequence_identity
+from pocknet.trainset.splits import SplitConfig, apply_leaks, assign_splits, find_leaks, pdb_entry, sequence_identity
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ import pytest
 
 from pdbtext import atom_line, write_pdb
 from pocknet.errors import ConfigError, StructureError
-from pocknet.features import FeaturizeConfig, featurize_file
-from pocknet.structure import densest_cell, load_structure, residue_labels, structure_stem
+from pocknet.featurize.features import FeaturizeConfig, featurize_file
+from pocknet.structure.reader import densest_cell, load_structure, residue_labels, structure_stem
 
 
 def _sorted_atoms(structure):
@@ -328,7 +328,7 @@ def test_ca_only_model_gets_a_note(tmp_path, p2rank_test):
 
 
 def test_predict_file_carries_structure_notes(tmp_path, p2rank_test):
-    from pocknet.predict import Predictor
+    from pocknet.predict.predictor import Predictor
 
     lines = _src_lines(p2rank_test)
     path = tmp_path / "half.pdb"

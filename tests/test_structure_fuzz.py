@@ -1,6 +1,6 @@
 """Property-based fuzzing of the structure reader.
 
-Property: whatever the bytes, :func:`pocknet.structure.load_structure` either
+Property: whatever the bytes, :func:`pocknet.structure.reader.load_structure` either
 returns a :class:`Structure` whose arrays are finite and consistent, or raises
 :class:`StructureError` whose message starts with the file path. Any other
 exception (UnicodeDecodeError, TypeError, zlib.error, ...) is a bug.
@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pocknet.errors import StructureError
-from pocknet.structure import Structure, load_structure
+from pocknet.structure.reader import Structure, load_structure
 
 SOURCE = DATASETS / "p2rank-test" / "liganated" / "1a82a.pdb"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pocknet.study import REPORTING_METRICS, VALIDATION_METRICS, format_table, study_table, workspace_row
+from pocknet.evaluate.study import REPORTING_METRICS, VALIDATION_METRICS, format_table, study_table, workspace_row
 
 
 def _metrics(root: Path, val: float, holo: float) -> None:

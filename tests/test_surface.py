@@ -7,9 +7,9 @@ from Bio.PDB import PDBParser
 from Bio.PDB.SASA import ShrakeRupley
 from scipy.spatial import cKDTree
 
-from pocknet import surface
-from pocknet.atom_properties import CDK_VDW_RADII, vdw_radii
-from pocknet.surface import _chunks, _neighbour_bound, sas_area, sas_points, sphere_directions
+from pocknet.featurize import surface
+from pocknet.featurize.atom_properties import CDK_VDW_RADII, vdw_radii
+from pocknet.featurize.surface import _chunks, _neighbour_bound, sas_area, sas_points, sphere_directions
 
 
 @pytest.mark.parametrize("level, count", [(1, 12), (2, 42), (3, 162)])
@@ -119,7 +119,7 @@ def test_coincident_atoms_use_bounded_memory():
     # pre-exec peak (Linux keeps it across execve), which is ~600 MB once torch is imported.
     code = (
         "import numpy as np\n"
-        "from pocknet.surface import sas_points\n"
+        "from pocknet.featurize.surface import sas_points\n"
         "s = sas_points(np.zeros((800, 3)), np.full(800, 1.7))\n"
         "hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
         "print(len(s), int(hwm.split()[1]) // 1024)\n"

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from pocknet.errors import ConfigError
-from pocknet.swa import average_state_dicts, choose_window, recalibrate_batchnorm, swa_state_dict
+from pocknet.train.swa import average_state_dicts, choose_window, recalibrate_batchnorm, swa_state_dict
 
 
 def _model(seed: int) -> nn.Sequential:

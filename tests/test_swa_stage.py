@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from pocknet.errors import ConfigError
-from pocknet.h5store import H5Reader
-from pocknet.swa_stage import SwaConfig, stochastic_weight_average, swa_window
-from pocknet.training import fit
+from pocknet.trainset.h5store import H5Reader
+from pocknet.train.swa_stage import SwaConfig, stochastic_weight_average, swa_window
+from pocknet.train.training import fit
 from training_fixtures import tiny_training_params, write_h5
 
 
@@ -66,10 +66,10 @@ def test_finalize_calibrates_every_level_on_validation_only(trained, p2rank_test
     import pandas as pd
     from training_fixtures import PROTEINS
 
-    from pocknet.features import FeaturizeConfig, featurize_file
-    from pocknet.finalize import calibrate_bundle
-    from pocknet.model_io import save_model
-    from pocknet.predict import Predictor
+    from pocknet.featurize.features import FeaturizeConfig, featurize_file
+    from pocknet.train.finalize import calibrate_bundle
+    from pocknet.model.files import save_model
+    from pocknet.predict.predictor import Predictor
 
     h5, history, params = trained
     with H5Reader(h5) as reader:

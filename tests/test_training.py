@@ -8,9 +8,9 @@ import torch
 from training_fixtures import tiny_training_params, write_h5
 
 from pocknet.errors import PockNetError
-from pocknet.h5store import H5Reader
-from pocknet.model_io import load_model, save_model
-from pocknet.training import TrainingConfig, export_model, fit, validation_report
+from pocknet.trainset.h5store import H5Reader
+from pocknet.model.files import load_model, save_model
+from pocknet.train.training import TrainingConfig, export_model, fit, validation_report
 
 
 @pytest.fixture(scope="module")

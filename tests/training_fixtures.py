@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pocknet.descriptors import DESCRIPTOR_NAMES
-from pocknet.features import FeaturizeConfig, featurize_file
-from pocknet.h5store import H5Writer
-from pocknet.neighbours import nearest_residues
-from pocknet.residue_chains import protein_residue_embeddings
+from pocknet.featurize.descriptors import DESCRIPTOR_NAMES
+from pocknet.featurize.features import FeaturizeConfig, featurize_file
+from pocknet.trainset.h5store import H5Writer
+from pocknet.trainset.neighbours import nearest_residues
+from pocknet.embed.residue_chains import protein_residue_embeddings
 
 PROTEINS = {
     "liganated/1a82a.pdb": "train",

@@ -7,10 +7,10 @@ from typing import Any
 
 from kedro.io import AbstractDataset
 
-from pocknet.feature_files import load_features, save_features
-from pocknet.features import ProteinFeatures
-from pocknet.h5store import H5Reader
-from pocknet.training_set import TrainingSetPlan, write_training_set
+from pocknet.featurize.feature_files import load_features, save_features
+from pocknet.featurize.features import ProteinFeatures
+from pocknet.trainset.h5store import H5Reader
+from pocknet.trainset.assembly import TrainingSetPlan, write_training_set
 
 __all__ = ["ProteinFeaturesDataset", "TrainingSetH5Dataset", "ModelFileDataset", "PredictionsFolderDataset"]
 
@@ -50,15 +50,15 @@ class TrainingSetH5Dataset(_LocalFileDataset):
 
 
 class ModelFileDataset(_LocalFileDataset):
-    """A PockNet model file (:mod:`pocknet.model_io`); loads as the bundle dict (weights only)."""
+    """A PockNet model file (:mod:`pocknet.model.files`); loads as the bundle dict (weights only)."""
 
     def load(self) -> dict[str, Any]:
-        from pocknet.model_io import load_model
+        from pocknet.model.files import load_model
 
         return load_model(self._filepath)[1]
 
     def save(self, data: dict[str, Any]) -> None:
-        from pocknet.model_io import save_model
+        from pocknet.model.files import save_model
 
         save_model(data, self._filepath)
 
@@ -76,7 +76,7 @@ class PredictionsFolderDataset(AbstractDataset):
         return pd.read_csv(self._path / "pockets.csv")
 
     def save(self, data: Any) -> None:
-        from pocknet.inference import write_predictions
+        from pocknet.predict.inference import write_predictions
 
         write_predictions(data, self._path)
 

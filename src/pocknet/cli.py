@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -14,8 +15,12 @@ __all__ = ["main", "cli"]
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pocknet")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True, help="Log more: -v progress and timings, -vv debug.")
+def cli(verbose: int) -> None:
     """PockNet: find ligand-binding pockets on protein structures."""
+    # One plain line per record (as conf/logging.yml does for `kedro run`); warnings only by default.
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
 
 @cli.command("featurize")
@@ -23,10 +28,15 @@ def cli() -> None:
 @click.option("--chains", default=None, help="Comma-separated chain ids (default: all).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write features to this .npz.")
 def featurize_cmd(structure: str, chains: str | None, output: str | None) -> None:
-    """Featurise one structure with the parameters in params.yaml defaults and print a summary."""
-    from pocknet.feature_files import save_features
-    from pocknet.features import FeaturizeConfig, featurize_file
-    from pocknet.predict_batch import failure_message
+    """Featurise one structure with the default settings and print a summary.
+
+    The defaults are SCIENCE.md's values, the ones params.yaml's data_engineering block ships
+    (a test keeps the two equal); the SAS points, 35 descriptors and labels are those the
+    pipeline stores.
+    """
+    from pocknet.featurize.feature_files import save_features
+    from pocknet.featurize.features import FeaturizeConfig, featurize_file
+    from pocknet.predict.batch import failure_message
 
     try:  # any failure is one `error: <file>: <reason>` line, as in `pocknet predict`
         feats = featurize_file(
@@ -102,8 +112,8 @@ def predict_cmd(inputs: tuple[str, ...], out_dir: str, model: str | None, chains
     from contextlib import closing
     from pathlib import Path
 
-    from pocknet.outputs import parse_formats
-    from pocknet.predict_batch import OutputFolder, Terminated, collect_inputs, result_line, run_jobs
+    from pocknet.predict.outputs import parse_formats
+    from pocknet.predict.batch import OutputFolder, Terminated, collect_inputs, result_line, run_jobs
     from pocknet.progress import ResultLines
 
     fmts = parse_formats(formats)
@@ -139,7 +149,7 @@ def info_cmd(model: str | None) -> None:
     """Version, device and model."""
     import torch
 
-    from pocknet.predict import Predictor
+    from pocknet.predict.predictor import Predictor
 
     predictor = Predictor(model)
     info = predictor.info()
@@ -163,7 +173,7 @@ def report_group() -> None:
 @click.option("--all-commits", is_flag=True, help="Include experiments of every commit, not just HEAD.")
 def report_seeds_cmd(repo: str, out_dir: str, seed_param: str, all_commits: bool) -> None:
     """Mean ± 95 % CI (t-interval over seeds) of every metric of the DVC experiments (`dvc exp show`)."""
-    from pocknet.seeds import run_seed_report
+    from pocknet.evaluate.seeds import run_seed_report
 
     md, csv = run_seed_report(repo, out_dir, seed_param=seed_param, all_commits=all_commits)
     click.echo(md.read_text(encoding="utf-8"))
@@ -176,7 +186,7 @@ def report_seeds_cmd(repo: str, out_dir: str, seed_param: str, all_commits: bool
 @click.option("--no-experiments", is_flag=True, help="Only the workspace (skips `dvc exp show`).")
 def report_study_cmd(repo: str, all_commits: bool, no_experiments: bool) -> None:
     """The numbers that matter, one row per experiment: validation, then DCA success per evaluation set."""
-    from pocknet.study import run_study_report
+    from pocknet.evaluate.study import run_study_report
 
     click.echo(run_study_report(repo, all_commits=all_commits, experiments=not no_experiments))
 
@@ -196,7 +206,7 @@ def esm_tiny_cmd(path: str, layers: int, dim: int, seed: int) -> None:
 
     Its embeddings are meaningless; it exercises the real loading and embedding code.
     """
-    from pocknet.esm_tiny import write_tiny_esm2_checkpoint
+    from pocknet.embed.esm_tiny import write_tiny_esm2_checkpoint
 
     out = write_tiny_esm2_checkpoint(path, num_layers=layers, embed_dim=dim, seed=seed)
     click.echo(f"wrote {out}")
@@ -206,7 +216,7 @@ def esm_tiny_cmd(path: str, layers: int, dim: int, seed: int) -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 def validate_h5_cmd(path: str) -> None:
     """Check every invariant of a training-set HDF5 file."""
-    from pocknet.h5store import H5Reader, validate
+    from pocknet.trainset.h5store import H5Reader, validate
 
     validate(path)
     with H5Reader(path) as reader:

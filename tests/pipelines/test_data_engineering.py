@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pocknet.feature_files import load_features
+from pocknet.featurize.feature_files import load_features
 
 REPO = Path(__file__).resolve().parents[2]
 

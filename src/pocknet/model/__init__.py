@@ -1,4 +1,4 @@
-"""Neural-network components of PockNet (plain ``nn.Module``; training logic lives in ``training.py``).
+"""Neural-network components of PockNet (plain ``nn.Module``; training logic lives in ``pocknet.train``).
 
 :class:`PocketNet` is the one forward path for training, SWA and inference;
 :class:`ModelConfig` is its architecture (``training.model`` in params.yaml plus

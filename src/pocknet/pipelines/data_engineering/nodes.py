@@ -1,4 +1,4 @@
-"""Thin nodes: resolve parameters, call pocknet.batch / pocknet.datasets, shape outputs."""
+"""Thin nodes: resolve parameters, call pocknet.featurize.batch / pocknet.structure.datasets, shape outputs."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any, Iterator
 
 import pandas as pd
 
-from pocknet.batch import RECORD_COLUMNS, featurize_entries
-from pocknet.datasets import DatasetEntry, open_dataset
+from pocknet.featurize.batch import RECORD_COLUMNS, featurize_entries
+from pocknet.structure.datasets import DatasetEntry, open_dataset
 from pocknet.errors import ConfigError, DatasetError
-from pocknet.features import FeaturizeConfig, ProteinFeatures
+from pocknet.featurize.features import FeaturizeConfig, ProteinFeatures
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Thin nodes: read chains from feature files, embed them through pocknet.embeddings."""
+"""Thin nodes: read chains from feature files, embed them through pocknet.embed.embeddings."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from pocknet.embeddings import (
+from pocknet.embed.embeddings import (
     EmbeddingCache,
     EmbeddingConfig,
     EsmEmbedder,
@@ -15,9 +15,9 @@ from pocknet.embeddings import (
     prune_cache,
     sequence_key,
 )
-from pocknet.features import ProteinFeatures
+from pocknet.featurize.features import ProteinFeatures
 from pocknet.progress import progress
-from pocknet.residue_chains import chains_table
+from pocknet.embed.residue_chains import chains_table
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Thin nodes: splits and leakage (pocknet.splits), the H5 plan (pocknet.training_set), validation."""
+"""Thin nodes: splits and leakage (pocknet.trainset.splits), the H5 plan (pocknet.trainset.assembly), validation."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from pocknet.features import ProteinFeatures
-from pocknet.h5store import H5Reader, validate
+from pocknet.featurize.features import ProteinFeatures
+from pocknet.trainset.h5store import H5Reader, validate
 from pocknet.progress import progress
-from pocknet.splits import SplitConfig, apply_leaks, assign_splits, find_leaks, split_counts
-from pocknet.training_set import TrainingSetPlan, plan_training_set, training_set_summary
+from pocknet.trainset.splits import SplitConfig, apply_leaks, assign_splits, find_leaks, split_counts
+from pocknet.trainset.assembly import TrainingSetPlan, plan_training_set, training_set_summary
 
 log = logging.getLogger(__name__)
 

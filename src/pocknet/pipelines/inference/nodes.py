@@ -1,4 +1,4 @@
-"""Thin node: pocknet.inference plans the predictions; the catalog dataset writes them."""
+"""Thin node: pocknet.predict.inference plans the predictions; the catalog dataset writes them."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from pocknet.features import ProteinFeatures
-from pocknet.inference import PredictionPlan, plan_predictions
+from pocknet.featurize.features import ProteinFeatures
+from pocknet.predict.inference import PredictionPlan, plan_predictions
 
 
 def predict_splits(

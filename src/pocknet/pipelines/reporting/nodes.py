@@ -1,4 +1,4 @@
-"""Thin nodes: pocknet.evaluation scores the sets, pocknet.report draws and writes the report."""
+"""Thin nodes: pocknet.evaluate.evaluation scores the sets, pocknet.evaluate.report draws and writes the report."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from pocknet.calibration import pocket_calibration_metrics, pocket_hits
-from pocknet.evaluation import (
+from pocknet.predict.calibration import pocket_calibration_metrics, pocket_hits
+from pocknet.evaluate.evaluation import (
     as_ligand_lookup,
     evaluate_set,
     evaluation_labels,
@@ -17,9 +17,9 @@ from pocknet.evaluation import (
     read_p2rank_centres,
     set_of,
 )
-from pocknet.features import ProteinFeatures
-from pocknet.predict import Predictor
-from pocknet.report import (
+from pocknet.featurize.features import ProteinFeatures
+from pocknet.predict.predictor import Predictor
+from pocknet.evaluate.report import (
     calibration_tables,
     html_report,
     metrics_table,

@@ -1,4 +1,4 @@
-"""Thin nodes: pocknet.swa_stage averages; pocknet.finalize picks and calibrates the shipped model."""
+"""Thin nodes: pocknet.train.swa_stage averages; pocknet.train.finalize picks and calibrates the shipped model."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from pocknet.features import ProteinFeatures
-from pocknet.finalize import calibrate_bundle
-from pocknet.h5store import H5Reader
-from pocknet.swa_stage import SwaConfig, stochastic_weight_average
+from pocknet.featurize.features import ProteinFeatures
+from pocknet.train.finalize import calibrate_bundle
+from pocknet.trainset.h5store import H5Reader
+from pocknet.train.swa_stage import SwaConfig, stochastic_weight_average
 
 
 def average_weights(

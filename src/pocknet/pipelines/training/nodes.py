@@ -1,4 +1,4 @@
-"""Thin node: pocknet.training does the work."""
+"""Thin node: pocknet.train.training does the work."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-from pocknet.h5store import H5Reader
-from pocknet.training import TrainingConfig, export_model, fit, validation_report
+from pocknet.trainset.h5store import H5Reader
+from pocknet.train.training import TrainingConfig, export_model, fit, validation_report
 
 
 def train_model(

@@ -1,0 +1,1 @@
+"""The embedding stage: per-residue ESM2 embeddings, their cache, per-chain views."""

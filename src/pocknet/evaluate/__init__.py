@@ -1,0 +1,1 @@
+"""The reporting stage: evaluation sets, apo ligand transfer, report, seed sweeps, the study table."""

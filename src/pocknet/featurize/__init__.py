@@ -1,0 +1,1 @@
+"""The data_engineering stage: SAS points, P2Rank descriptors, labels, feature files."""

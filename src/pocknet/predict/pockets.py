@@ -1,0 +1,451 @@
+"""Point probabilities → ranked pockets and per-residue scores (SCIENCE.md §7).
+
+The pocket recipe, in the order :func:`find_pockets` applies it:
+
+1. **Select** the SAS points with ``p >= threshold`` (``>=`` so that a threshold
+   chosen on validation as "the lowest positive score" keeps that point).
+2. **Cluster** them (:func:`cluster_points`): single linkage at
+   ``link_distance`` (3 Å) keeping components of at least ``min_points`` (3),
+   or DBSCAN (eps 3 Å, min_samples 5) as an option. A cluster is a pocket *core*.
+3. **Grow** each core by every SAS point (whatever its probability) within
+   ``grow_distance`` (3.5 Å) of a core point. A grown point joins only the pocket
+   whose core point is *nearest* (ties: the lower pocket label), so grown pockets
+   are disjoint: a point is never counted in two pocket scores, and the
+   per-pocket SAS-point lists written to P2Rank CSVs do not overlap.
+4. **Score** = Σ p² over the grown pocket's points (squares reward confident
+   points over many lukewarm ones, as in P2Rank); **centre** = mean of the
+   *core* points (growth adds low-probability rim points, which would pull the
+   centre away from the ligand and hurt DCA).
+5. **Rank** by score, descending; equal scores are ordered by the core's first
+   point index so the output never depends on sort stability.
+6. **Residues / atoms** of a pocket are the *exposed* atoms (descriptors'
+   4.1 Å criterion, passed in as a mask) within ``residue_distance`` (3.5 Å) of
+   any grown pocket point, and their residues. Buried atoms are excluded even
+   when close, since a ligand cannot touch them. Unlike points, atoms and
+   residues may belong to several pockets.
+
+Residue scores (:func:`residue_scores`) are independent of the pockets:
+Σ p² over the SAS points within 6.1 Å of any atom of the residue.
+
+Everything is numpy in / numpy out and vectorised with KD-trees and sparse
+graphs; the only Python loops run over pockets, never over points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from pocknet.config import dataclass_from_params
+from pocknet.errors import ConfigError
+from pocknet.predict.prediction import Pocket
+
+__all__ = [
+    "CLUSTER_METHODS",
+    "PocketConfig",
+    "cluster_points",
+    "find_pockets",
+    "residue_pocket_ranks",
+    "residue_scores",
+    "zscores",
+]
+
+CLUSTER_METHODS = ("single_linkage", "dbscan")
+_POINT_CHUNK = 50_000  # points per KD-tree pair query in residue_scores (bounds memory)
+
+Calibrator = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class PocketConfig:
+    """How point probabilities become pockets (the ``pockets`` block of params.yaml).
+
+    Parameters
+    ----------
+    method
+        ``"single_linkage"`` (P2Rank-like, default) or ``"dbscan"``.
+    link_distance
+        Single linkage: two selected points within this distance (Å) are linked.
+    min_points
+        Single linkage: smaller connected components are discarded as noise.
+    grow_distance
+        SAS points within this distance (Å) of a core point join the pocket.
+    dbscan_eps, dbscan_min_samples
+        DBSCAN neighbourhood radius (Å) and core-point neighbour count (itself included).
+    residue_distance
+        Exposed atoms within this distance (Å) of a pocket point define its atoms and residues.
+    residue_score_radius
+        Points within this distance (Å) of a residue's atoms make its residue score.
+    """
+
+    method: str = "single_linkage"
+    link_distance: float = 3.0
+    min_points: int = 3
+    grow_distance: float = 3.5
+    dbscan_eps: float = 3.0
+    dbscan_min_samples: int = 5
+    residue_distance: float = 3.5
+    residue_score_radius: float = 6.1
+
+    def __post_init__(self) -> None:
+        if self.method not in CLUSTER_METHODS:
+            raise ConfigError(f"pockets.method must be one of {list(CLUSTER_METHODS)}, got {self.method!r}")
+        for name in (
+            "link_distance",
+            "grow_distance",
+            "dbscan_eps",
+            "residue_distance",
+            "residue_score_radius",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+                raise ConfigError(f"pockets.{name} must be a finite number of Å, got {value!r}")
+            # grow_distance 0 is meaningful (no growth); every other radius must be positive.
+            if value < 0 or (value == 0 and name != "grow_distance"):
+                raise ConfigError(f"pockets.{name} must be > 0 Å (>= 0 for grow_distance), got {value!r}")
+            object.__setattr__(self, name, float(value))
+        for name in ("min_points", "dbscan_min_samples"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ConfigError(f"pockets.{name} must be an integer >= 1, got {value!r}")
+            object.__setattr__(self, name, int(value))
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None) -> PocketConfig:
+        """Build from the ``pockets`` block of params.yaml; unknown keys are errors.
+
+        A misspelt key would otherwise silently run with the default.
+        """
+        return dataclass_from_params(cls, params, "pockets")
+
+
+# --------------------------------------------------------------------------- clustering
+
+
+def _ordered_labels(raw: np.ndarray) -> np.ndarray:
+    """Relabel ``raw`` (−1 = none) as 0..k−1 in order of each label's first position.
+
+    Component / DBSCAN label numbers are arbitrary; ordering by first point index
+    makes labels (and so tie-breaks downstream) a function of the input alone.
+    """
+    out = np.full(len(raw), -1, dtype=np.int64)
+    kept = raw >= 0
+    if not kept.any():
+        return out
+    unique, first = np.unique(raw[kept], return_index=True)
+    new_of_unique = np.empty(len(unique), dtype=np.int64)
+    new_of_unique[np.argsort(first, kind="stable")] = np.arange(len(unique))
+    out[kept] = new_of_unique[np.searchsorted(unique, raw[kept])]
+    return out
+
+
+def cluster_points(
+    coords: np.ndarray, selected: np.ndarray, config: PocketConfig = PocketConfig()
+) -> np.ndarray:
+    """Cluster label of each point; −1 for unselected points and noise.
+
+    Parameters
+    ----------
+    coords
+        [P, 3] point coordinates.
+    selected
+        [P] bool, the points to cluster (others get −1).
+    config
+        ``method`` and its parameters.
+
+    Returns
+    -------
+    np.ndarray
+        [P] int64 labels 0..k−1, numbered by each cluster's lowest point index.
+
+    Notes
+    -----
+    Single linkage is the connected components of the graph linking selected
+    points within ``link_distance`` (KD-tree pairs → sparse graph), which is
+    exactly single-linkage clustering cut at that height, in O(P log P).
+    ``min_points`` applies to single linkage only; DBSCAN's ``min_samples`` is
+    its own density criterion.
+    """
+    coords = np.asarray(coords, dtype=np.float64)
+    selected = np.asarray(selected, dtype=bool)
+    if coords.ndim != 2 or coords.shape[1] != 3:
+        raise ValueError(f"coords must have shape [P, 3], got {coords.shape}")
+    if selected.shape != (len(coords),):
+        raise ValueError(f"selected must have shape [{len(coords)}], got {selected.shape}")
+    labels = np.full(len(coords), -1, dtype=np.int64)
+    index = np.flatnonzero(selected)  # ascending, so "first position" = first point index
+    if len(index) == 0:
+        return labels
+    sub = coords[index]
+    if config.method == "dbscan":
+        from sklearn.cluster import DBSCAN
+
+        raw = DBSCAN(eps=config.dbscan_eps, min_samples=config.dbscan_min_samples).fit_predict(sub)
+    else:
+        pairs = cKDTree(sub).query_pairs(config.link_distance, output_type="ndarray")
+        n = len(sub)
+        graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+        _, raw = connected_components(graph, directed=False)
+        sizes = np.bincount(raw)
+        raw = np.where(sizes[raw] >= config.min_points, raw, -1)
+    labels[index] = _ordered_labels(np.asarray(raw))
+    return labels
+
+
+# --------------------------------------------------------------------------- pockets
+
+
+def _grow(points: np.ndarray, core_labels: np.ndarray, distance: float) -> np.ndarray:
+    """Pocket label of every point after growth (−1 = in no pocket).
+
+    Core points keep their own label. Every other point within ``distance`` of a
+    core point takes the label of its nearest core point; equally near cores go
+    to the lower label, so the result does not depend on KD-tree traversal order.
+    """
+    grown = core_labels.copy()
+    core = np.flatnonzero(core_labels >= 0)
+    other = np.flatnonzero(core_labels < 0)
+    if len(other) == 0:
+        return grown
+    pairs = cKDTree(points[other]).sparse_distance_matrix(
+        cKDTree(points[core]), distance, output_type="ndarray"
+    )
+    if len(pairs) == 0:
+        return grown
+    i, label, d = pairs["i"], core_labels[core[pairs["j"]]], pairs["v"]
+    order = np.lexsort((label, d, i))  # per point: nearest first, then lowest label
+    i, label = i[order], label[order]
+    first = np.r_[True, i[1:] != i[:-1]]
+    grown[other[i[first]]] = label[first]
+    return grown
+
+
+def _unique(keys: np.ndarray) -> np.ndarray:
+    """Sorted unique values; sort + mask, since ``np.unique`` is far slower on millions of int64 keys."""
+    keys = np.sort(keys)
+    return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
+
+
+def _split(keys: np.ndarray, values: np.ndarray, n_groups: int) -> list[np.ndarray]:
+    """``values`` grouped by integer ``keys`` in 0..n_groups−1 (each group keeps the input order)."""
+    order = np.argsort(keys, kind="stable")
+    bounds = np.searchsorted(keys[order], np.arange(n_groups + 1))
+    ordered = values[order]
+    return [ordered[bounds[g] : bounds[g + 1]] for g in range(n_groups)]
+
+
+def _pocket_atoms(
+    points: np.ndarray,
+    pocket_of_point: np.ndarray,
+    n_pockets: int,
+    atom_coords: np.ndarray,
+    exposed: np.ndarray,
+    distance: float,
+) -> list[np.ndarray]:
+    """Sorted exposed atom indices within ``distance`` of each pocket's points."""
+    members = np.flatnonzero(pocket_of_point >= 0)
+    exposed_index = np.flatnonzero(exposed)
+    if len(exposed_index) == 0 or len(members) == 0:
+        return [np.zeros(0, dtype=np.int64) for _ in range(n_pockets)]
+    pairs = cKDTree(points[members]).sparse_distance_matrix(
+        cKDTree(atom_coords[exposed_index]), distance, output_type="ndarray"
+    )
+    pocket = pocket_of_point[members[pairs["i"]]]
+    atom = exposed_index[pairs["j"]].astype(np.int64)
+    n_atoms = len(atom_coords)
+    key = _unique(pocket * n_atoms + atom)  # sorted by pocket, then atom; duplicates gone
+    return _split(key // n_atoms, key % n_atoms, n_pockets)
+
+
+def find_pockets(
+    points: np.ndarray,
+    probabilities: np.ndarray,
+    threshold: float,
+    atom_coords: np.ndarray,
+    atom_residue: np.ndarray,
+    exposed: np.ndarray,
+    config: PocketConfig = PocketConfig(),
+    calibrator: Calibrator | None = None,
+) -> tuple[Pocket, ...]:
+    """Ranked pockets of one structure (recipe in the module docstring).
+
+    Parameters
+    ----------
+    points
+        [P, 3] SAS points.
+    probabilities
+        [P] ligandability probability per point (finite).
+    threshold
+        Points with ``p >= threshold`` seed clusters; chosen on validation.
+    atom_coords
+        [N, 3] protein atom coordinates.
+    atom_residue
+        [N] residue index of each atom.
+    exposed
+        [N] bool, atoms on the surface (see :func:`pocknet.featurize.descriptors.exposed_atoms`);
+        only these can be pocket atoms.
+    config
+        Clustering, growth and residue radii.
+    calibrator
+        Maps an array of pocket scores to probabilities (e.g.
+        :func:`pocknet.predict.calibration.calibrator_function` of parameters fitted on
+        validation pockets). Without it ``Pocket.probability`` is NaN, so an
+        uncalibrated number is never mistaken for a probability.
+
+    Returns
+    -------
+    tuple[Pocket, ...]
+        Pockets ordered by rank 1..n; empty when there are no points or no
+        cluster survives.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    atom_coords = np.asarray(atom_coords, dtype=np.float64)
+    atom_residue = np.asarray(atom_residue)
+    exposed = np.asarray(exposed, dtype=bool)
+    if points.ndim != 2 or points.shape[1] != 3:
+        raise ValueError(f"points must have shape [P, 3], got {points.shape}")
+    if probabilities.shape != (len(points),):
+        raise ValueError(f"probabilities must have shape [{len(points)}], got {probabilities.shape}")
+    if not np.isfinite(probabilities).all():
+        raise ValueError("probabilities contain NaN or infinite values")
+    if not np.isfinite(threshold):
+        raise ValueError(f"threshold must be finite, got {threshold!r}")
+    atom_coords = atom_coords.reshape(-1, 3) if atom_coords.size == 0 else atom_coords
+    if atom_coords.ndim != 2 or atom_coords.shape[1] != 3:
+        raise ValueError(f"atom_coords must have shape [N, 3], got {atom_coords.shape}")
+    if atom_residue.shape != (len(atom_coords),) or exposed.shape != (len(atom_coords),):
+        raise ValueError(
+            f"atom_residue {atom_residue.shape} and exposed {exposed.shape} must have shape [{len(atom_coords)}]"
+        )
+    if len(points) == 0:
+        return ()
+
+    core = cluster_points(points, probabilities >= threshold, config)
+    n_pockets = int(core.max()) + 1
+    if n_pockets == 0:
+        return ()
+    grown = _grow(points, core, config.grow_distance)
+
+    in_core, in_pocket = core >= 0, grown >= 0
+    core_count = np.bincount(core[in_core], minlength=n_pockets)
+    centres = (
+        np.stack(
+            [np.bincount(core[in_core], weights=points[in_core, k], minlength=n_pockets) for k in range(3)],
+            axis=1,
+        )
+        / core_count[:, None]
+    )
+    scores = np.bincount(grown[in_pocket], weights=probabilities[in_pocket] ** 2, minlength=n_pockets)
+    if calibrator is None:
+        calibrated = np.full(n_pockets, np.nan)
+    else:
+        calibrated = np.broadcast_to(np.asarray(calibrator(scores), dtype=np.float64), scores.shape)
+
+    members = _split(grown[in_pocket], np.flatnonzero(in_pocket).astype(np.int64), n_pockets)
+    atoms = _pocket_atoms(points, grown, n_pockets, atom_coords, exposed, config.residue_distance)
+    # Labels are numbered by the core's first point index, so a stable sort on
+    # −score breaks ties by that index.
+    order = np.argsort(-scores, kind="stable")
+    return tuple(
+        Pocket(
+            rank=rank,
+            score=float(scores[label]),
+            probability=float(calibrated[label]),
+            centre=centres[label],
+            point_indices=members[label],
+            residue_indices=np.unique(atom_residue[atoms[label]]).astype(np.int64),
+            atom_indices=atoms[label],
+        )
+        for rank, label in enumerate(order.tolist(), start=1)
+    )
+
+
+# --------------------------------------------------------------------------- residues
+
+
+def residue_scores(
+    points: np.ndarray,
+    probabilities: np.ndarray,
+    atom_coords: np.ndarray,
+    atom_residue: np.ndarray,
+    n_residues: int,
+    radius: float = 6.1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-residue score and best point probability from nearby SAS points.
+
+    Parameters
+    ----------
+    points, probabilities
+        [P, 3] SAS points and their [P] probabilities.
+    atom_coords, atom_residue
+        [N, 3] atoms and the [N] residue index (0..n_residues−1) of each.
+    n_residues
+        Length of the outputs (residues without atoms score 0).
+    radius
+        A point counts for a residue when within ``radius`` Å of *any* of its atoms.
+
+    Returns
+    -------
+    score : np.ndarray
+        [R] float64, Σ p² over the residue's points; a point near several atoms
+        of one residue counts once, or large residues would win by atom count.
+    probability : np.ndarray
+        [R] float64, max p over those points; 0 when there are none.
+    """
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    atom_coords = np.asarray(atom_coords, dtype=np.float64).reshape(-1, 3)
+    atom_residue = np.asarray(atom_residue, dtype=np.int64)
+    if probabilities.shape != (len(points),):
+        raise ValueError(f"probabilities must have shape [{len(points)}], got {probabilities.shape}")
+    if atom_residue.shape != (len(atom_coords),):
+        raise ValueError(f"atom_residue must have shape [{len(atom_coords)}], got {atom_residue.shape}")
+    if len(atom_residue) and (atom_residue.min() < 0 or atom_residue.max() >= n_residues):
+        raise ValueError(f"atom_residue values must lie in [0, {n_residues})")
+    score = np.zeros(n_residues, dtype=np.float64)
+    best = np.zeros(n_residues, dtype=np.float64)
+    if len(points) == 0 or len(atom_coords) == 0:
+        return score, best
+    atom_tree = cKDTree(atom_coords)
+    for start in range(0, len(points), _POINT_CHUNK):  # chunks of points bound the pair memory
+        chunk = slice(start, start + _POINT_CHUNK)
+        pairs = cKDTree(points[chunk]).sparse_distance_matrix(atom_tree, radius, output_type="ndarray")
+        key = _unique(pairs["i"].astype(np.int64) * n_residues + atom_residue[pairs["j"]])
+        point, residue = start + key // n_residues, key % n_residues
+        p = probabilities[point]
+        score += np.bincount(residue, weights=p**2, minlength=n_residues)
+        np.maximum.at(best, residue, p)
+    return score, best
+
+
+def residue_pocket_ranks(pockets: Sequence[Pocket], n_residues: int) -> np.ndarray:
+    """[R] int32 best (lowest) rank of a pocket containing each residue; 0 for none."""
+    out = np.full(n_residues, np.iinfo(np.int32).max, dtype=np.int64)
+    if pockets:
+        residues = np.concatenate([np.asarray(p.residue_indices, dtype=np.int64) for p in pockets])
+        ranks = np.concatenate([np.full(len(p.residue_indices), p.rank, dtype=np.int64) for p in pockets])
+        np.minimum.at(out, residues, ranks)
+    out[out == np.iinfo(np.int32).max] = 0
+    return out.astype(np.int32)
+
+
+def zscores(values: np.ndarray) -> np.ndarray:
+    """``(x − mean) / std`` (population std) as float64; all zeros when std is 0 or input empty.
+
+    A constant vector carries no ranking information, so zeros are the honest
+    answer rather than NaN from 0/0.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return values.copy()
+    std = values.std()
+    if not std > 0:
+        return np.zeros_like(values)
+    return (values - values.mean()) / std

@@ -1,0 +1,229 @@
+"""Featurise → score → pockets for one structure: the path `pocknet predict` and inference share.
+
+Scoring reuses the training batch builder (:class:`pocknet.trainset.arrays.PointDataset`)
+on the same feature arrays the data_engineering stage writes, with residue
+embeddings stored as float16 exactly as in the H5 file, so a protein scores
+identically here and from its H5 rows (tested).
+"""
+
+from __future__ import annotations
+
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from pocknet.predict.calibration import calibration_note, calibrators
+from pocknet.featurize.descriptors import DESCRIPTOR_NAMES, exposed_atoms
+from pocknet.errors import ConfigError, PockNetError
+from pocknet.featurize.features import FeaturizeConfig, ProteinFeatures, featurize
+from pocknet.model.files import load_model, model_from_bundle
+from pocknet.trainset.neighbours import nearest_residues
+from pocknet.predict.pockets import PocketConfig, find_pockets, residue_pocket_ranks, residue_scores, zscores
+from pocknet.predict.prediction import Prediction
+from pocknet.embed.residue_chains import protein_residue_embeddings
+from pocknet.structure.reader import load_structure
+from pocknet.trainset.arrays import PointDataset, SplitArrays
+
+__all__ = ["DEFAULT_MODEL", "default_model_path", "Predictor", "features_batch_arrays"]
+
+DEFAULT_MODEL = "pocknet_default.pt"
+_SCORE_CHUNK = 65536
+
+
+def default_model_path() -> Path:
+    """The model shipped inside the package (tabular-only, trained by this project's pipeline)."""
+    path = Path(str(resources.files("pocknet").joinpath("models").joinpath(DEFAULT_MODEL)))
+    if not path.is_file():
+        raise PockNetError(f"{path}: the bundled default model is missing from this installation; pass --model")
+    return path
+
+
+def features_batch_arrays(features: ProteinFeatures, k: int, neighbour_distance: str) -> SplitArrays:
+    """The per-point arrays training reads from the H5, built from one protein's features."""
+    if k > 0:
+        neighbours, distances = nearest_residues(features, k, neighbour_distance)
+    else:
+        neighbours = np.zeros((features.n_points, 0), np.int64)
+        distances = np.zeros((features.n_points, 0), np.float32)
+    return SplitArrays(
+        tabular=features.descriptors.astype(np.float32),
+        label=features.labels.astype(np.int8),
+        protein=np.zeros(features.n_points, np.int32),
+        residue=features.point_residue.astype(np.int64),
+        neighbours=neighbours.astype(np.int64),
+        neighbour_dist=distances.astype(np.float32),
+    )
+
+
+class Predictor:
+    """A loaded model with everything needed to predict pockets on new structures.
+
+    Parameters
+    ----------
+    model_path
+        A PockNet model file; the bundled default when ``None``.
+    device
+        ``cpu`` or ``cuda``.
+    embed
+        For fusion models: ``sequence -> [L, D]`` embeddings; built from the
+        model's recorded ESM2 name on first use when ``None``.
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        device: str = "cpu",
+        embed: Callable[[str], np.ndarray] | None = None,
+        bundle: dict[str, Any] | None = None,
+    ) -> None:
+        if bundle is not None:  # an in-memory bundle (pipeline stages)
+            self.path = Path(model_path or "<in memory>")
+            self.model, self.bundle = model_from_bundle(bundle), bundle
+        else:
+            self.path = Path(model_path) if model_path else default_model_path()
+            self.model, self.bundle = load_model(self.path, feature_names=DESCRIPTOR_NAMES)
+        if device == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("--device cuda: no CUDA device is available")
+        self.device = torch.device(device)
+        self.model.to(self.device)
+        try:  # settings recorded in the file: a malformed one must name the file, not end in a traceback
+            self.featurize_config = FeaturizeConfig.from_params(self.bundle.get("featurize_config") or {})
+            self.pocket_config = PocketConfig.from_params(self.bundle.get("pockets") or {})
+            calibration = self.bundle.get("calibration")
+            # level → callable or None; old model files hold only the pocket calibrator
+            self.calibrators = calibrators(calibration)
+            self.calibrator = self.calibrators["pocket"]
+            self._calibration_notes = tuple(n for n in [calibration_note(calibration)] if n)
+        except PockNetError as exc:
+            raise PockNetError(f"{self.path}: model settings: {exc}") from exc
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise PockNetError(f"{self.path}: not a PockNet model file (bad settings: {exc})") from exc
+        self._embed = embed
+        self.name = str(self.bundle.get("provenance", {}).get("name", self.path.stem))
+
+    @property
+    def uses_embeddings(self) -> bool:
+        return self.bundle["embedding_model"] != "none"
+
+    def load_embedder(self) -> None:
+        """Build the ESM2 embedder now rather than on the first structure (fusion models only).
+
+        A batch worker calls this before measuring its memory baseline, so the
+        ESM2 weights count as part of the model, not against ``--max-memory``.
+        """
+        if self.uses_embeddings and self._embed is None:
+            from pocknet.embed.embeddings import EmbeddingConfig, EsmEmbedder
+
+            embedder = EsmEmbedder(
+                EmbeddingConfig(model=self.bundle["embedding_model"], layer=self.bundle["embedding_layer"])
+            )
+            self._embed = lambda sequence: embedder.embed([sequence])[0]
+
+    def _embedding_table(self, features: ProteinFeatures) -> torch.Tensor | None:
+        if not self.uses_embeddings:
+            return None
+        self.load_embedder()
+        table = protein_residue_embeddings(features, self._embed)
+        return torch.from_numpy(table.astype(np.float16))  # stored as float16 in the H5, too
+
+    @torch.no_grad()
+    def logits_and_scores(self, features: ProteinFeatures) -> tuple[np.ndarray, np.ndarray]:
+        """(logits, point probabilities) of the network, both [P] float32.
+
+        The probabilities are the model's own (the threshold's scale), not calibrated.
+        """
+        if features.n_points == 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.float32)
+        arrays = features_batch_arrays(features, self.bundle["k"] if self.uses_embeddings else 0,
+                                       self.bundle["neighbour_distance"])  # fmt: skip
+        dataset = PointDataset(arrays, self._embedding_table(features))
+        self.model.eval()
+        logits, out = [], []
+        for start in range(0, len(dataset), _SCORE_CHUNK):
+            batch = dataset.__getitems__(range(start, min(start + _SCORE_CHUNK, len(dataset))))
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+            z = self.model(batch)
+            logits.append(z.float().cpu())
+            out.append(torch.sigmoid(z).float().cpu())
+        return torch.cat(logits).numpy(), torch.cat(out).numpy()
+
+    def score(self, features: ProteinFeatures) -> np.ndarray:
+        """Point probabilities of the network [P] float32 (uncalibrated: the threshold's scale)."""
+        return self.logits_and_scores(features)[1]
+
+    def predict_features(
+        self,
+        features: ProteinFeatures,
+        threshold: float | None = None,
+        name: str | None = None,
+        scored: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> Prediction:
+        """Pockets and residue scores from the model probabilities; calibrated probabilities to read.
+
+        ``scored``: the (logits, probabilities) of :meth:`logits_and_scores`, when already computed.
+        """
+        start = time.perf_counter()
+        logits, probabilities = self.logits_and_scores(features) if scored is None else scored
+        threshold = float(self.bundle["threshold"] if threshold is None else threshold)
+        exposed = exposed_atoms(features.points, features.atom_coords, self.featurize_config.descriptors.exposed_distance)
+        pockets = find_pockets(
+            features.points, probabilities, threshold, features.atom_coords, features.atom_residue,
+            exposed, self.pocket_config, calibrator=self.calibrator,
+        )  # fmt: skip
+        n_residues = len(features.residue_chain)
+        score, best = residue_scores(
+            features.points, probabilities, features.atom_coords, features.atom_residue, n_residues,
+            radius=self.pocket_config.residue_score_radius,
+        )  # fmt: skip
+        point_calibrator, residue_calibrator = self.calibrators["point"], self.calibrators["residue"]
+        return Prediction(
+            name=name or features.name,
+            features=features,
+            probabilities=(
+                probabilities if point_calibrator is None else point_calibrator(logits).astype(np.float32)
+            ),
+            threshold=threshold,
+            pockets=pockets,
+            residue_score=score,
+            residue_zscore=zscores(score),
+            residue_probability=best if residue_calibrator is None else residue_calibrator(score),
+            residue_pocket=residue_pocket_ranks(pockets, n_residues),
+            model_name=self.name,
+            seconds=time.perf_counter() - start,
+            notes=self._calibration_notes,
+            model_probabilities=probabilities,
+        )
+
+    def predict_file(
+        self,
+        path: str | Path,
+        chains: Sequence[str] | None = None,
+        threshold: float | None = None,
+        name: str | None = None,
+    ) -> Prediction:
+        """Featurise exactly as the data_engineering stage did for training, then predict.
+
+        What the reader accepted but flagged (no END record, a CA-only model)
+        joins the prediction's notes, so the user sees it in the outputs.
+        """
+        start = time.perf_counter()
+        cfg = self.featurize_config
+        structure = load_structure(path, chains=tuple(chains) if chains else None, ligand_rules=cfg.ligands)
+        prediction = self.predict_features(featurize(structure, cfg), threshold=threshold, name=name)
+        object.__setattr__(prediction, "notes", prediction.notes + structure.notes)
+        object.__setattr__(prediction, "seconds", time.perf_counter() - start)
+        return prediction
+
+    def info(self) -> dict[str, Any]:
+        b = self.bundle
+        return {
+            "path": str(self.path),
+            "embedding_model": b["embedding_model"],
+            "threshold": b["threshold"],
+            "params_hash": b["params_hash"][:12],
+            "validation": {k: b["metrics"].get(k) for k in ("pr_auc", "roc_auc", "iou")},
+        }

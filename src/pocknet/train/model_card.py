@@ -1,0 +1,122 @@
+"""Ship a trained model inside the package, with a model card written from its own metadata.
+
+``python -m pocknet.train.model_card MODEL_FILE`` copies the file to
+``src/pocknet/models/pocknet_default.pt`` and writes ``MODEL_CARD.md`` beside it.
+Every number in the card is read from the model file (validation metrics,
+parameter hash, provenance), none is typed by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+from pathlib import Path
+from typing import Any, Mapping
+
+from pocknet.atomic import atomic_path, atomic_write
+from pocknet.model.files import load_model
+from pocknet.predict.predictor import DEFAULT_MODEL
+
+__all__ = ["render_model_card", "ship"]
+
+PACKAGE_MODELS = Path(__file__).parents[1] / "models"
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _calibration_lines(bundle: Mapping[str, Any]) -> list[str]:
+    """What each probability means, how it was calibrated on validation, and its ECE."""
+    calibration = bundle.get("calibration") or {}
+    prov = bundle.get("provenance", {})
+    if "method" in calibration:  # older files: the pocket calibrator only
+        return [
+            (
+                f"- Pocket probability: {calibration['method']} calibration on "
+                f"{prov.get('calibration_pockets', 0)} validation pockets (DCA ≤ 4 Å); "
+                "point and residue probabilities are not calibrated"
+            ),
+        ]
+    if not calibration:
+        return ["- Probabilities: not calibrated"]
+    lines = [
+        (
+            "- Probabilities, calibrated on validation proteins only (ECE: 10 equal-width bins; "
+            "in sample / cross-fitted, 5 folds by protein):"
+        ),
+    ]
+    for level in ("point", "residue", "pocket"):
+        stats = (calibration.get("ece") or {}).get(level) or {}
+        target = (calibration.get("targets") or {}).get(level, "")
+        if not calibration.get(level):
+            lines.append(f"  - {level}: not calibrated (no validation data)")
+            continue
+        ece = "/".join("-" if stats.get(k) is None else f"{stats[k]:.3f}"
+                       for k in ("ece_val_in_sample", "ece_val_cross_fitted"))  # fmt: skip
+        lines.append(f"  - {level} ({target}): {calibration[level]['method']} on {stats.get('n', '?')} "
+                     f"validation samples, ECE {ece}")  # fmt: skip
+    return lines
+
+
+def render_model_card(bundle: Mapping[str, Any], sha256: str, size: int, training_data: str) -> str:
+    metrics = bundle["metrics"]
+    prov = bundle.get("provenance", {})
+    cfg = bundle["model_config"]
+    lines = [
+        "# PockNet default model",
+        "",
+        "Tabular-only PockNet (no ESM2 embeddings, so it runs without language-model weights), trained",
+        "by this project's own pipeline (`dvc repro swa` with the committed `params.yaml`).",
+        "",
+        f"- File: `{DEFAULT_MODEL}` ({size / 1024:.0f} KiB), sha256 `{sha256}`",
+        f"- Training data: {training_data}",
+        f"- Selected on validation: `{prov.get('selected', prov.get('stage'))}` "
+        f"(best-epoch vs SWA by validation PR-AUC); SWA epochs {prov.get('epochs', '-')}",
+        f"- Parameters hash: `{bundle['params_hash']}`",
+        f"- Network: hidden {cfg['hidden']}, {cfg['tabular_layers']} tabular layers, norm {cfg['norm']}, "
+        f"head {cfg['head_layers']} layers, dropout {cfg['dropout']}",
+        f"- Features: {len(bundle['feature_names'])} P2Rank-style SAS-point descriptors",
+        f"- Point threshold (maximises validation {bundle['threshold_criterion'].upper()}): {bundle['threshold']:.4f}",
+        *_calibration_lines(bundle),
+        "",
+        "## Validation metrics (points of the validation proteins; never the test sets)",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    for key in ("pr_auc", "roc_auc", "iou", "f1", "precision", "recall", "pr_auc_protein_mean",
+                "iou_protein_mean", "prevalence", "n_points", "n_proteins"):  # fmt: skip
+        if key in metrics:
+            lines.append(f"| {key} | {_fmt(metrics[key])} |")
+    lines += [
+        "",
+        "Test-set (BU48) and external (COACH420) results are produced by the reporting stage, not here.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def ship(model_file: str | Path, training_data: str, dest: Path = PACKAGE_MODELS) -> Path:
+    model_file = Path(model_file)
+    _, bundle = load_model(model_file)
+    target = dest / DEFAULT_MODEL
+    with atomic_path(target) as tmp:
+        shutil.copyfile(model_file, tmp)
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    with atomic_write(dest / "MODEL_CARD.md") as handle:
+        handle.write(render_model_card(bundle, digest, target.stat().st_size, training_data))
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Ship a trained model as the package default.")
+    parser.add_argument("model_file")
+    parser.add_argument("--training-data", default="CHEN11 (train/val split by PDB entry; leaking chains dropped)")
+    args = parser.parse_args()
+    print(f"wrote {ship(args.model_file, args.training_data)}")
+
+
+if __name__ == "__main__":
+    main()

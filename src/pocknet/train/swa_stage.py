@@ -1,0 +1,100 @@
+"""The SWA stage: validation-chosen epoch window → averaged weights → BN recalibration → export.
+
+Only training batches (for BatchNorm statistics) and validation points (for
+the window, the threshold and the metrics) are read; never test data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import pandas as pd
+import torch
+
+from pocknet.config import dataclass_from_params
+from pocknet.errors import ConfigError
+from pocknet.trainset.h5store import H5Reader
+from pocknet.train.swa import average_state_dicts, choose_window, recalibrate_batchnorm
+from pocknet.train.training import PocketModule, PointDataModule, TrainingConfig, export_model, validation_report
+
+__all__ = ["SwaConfig", "swa_window", "stochastic_weight_average"]
+
+
+@dataclass(frozen=True)
+class SwaConfig:
+    mode: str = "best_window"  # best_window | fixed
+    window: int = 5  # epochs averaged in best_window mode
+    start: int | None = None  # fixed mode: first epoch (inclusive)
+    stop: int | None = None  # fixed mode: last epoch (exclusive)
+    bn_batches: int | None = None  # training batches for BN recalibration (None: all)
+    # pocket probability map fitted on validation (points and residues: Platt): pchip | platt | isotonic
+    calibration: str = "pchip"
+    calibration_bins: int = 10  # ECE / reliability bins
+    calibration_folds: int = 5  # protein folds for the cross-fitted ECE
+
+    def __post_init__(self) -> None:
+        from pocknet.predict.calibration import CALIBRATION_METHODS
+
+        if self.mode not in ("best_window", "fixed"):
+            raise ConfigError(f"swa.mode must be best_window or fixed, got {self.mode!r}")
+        if self.calibration not in CALIBRATION_METHODS:
+            raise ConfigError(f"swa.calibration must be one of {list(CALIBRATION_METHODS)}, got {self.calibration!r}")
+        for name in ("calibration_bins", "calibration_folds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "calibration_bins" else 2):
+                raise ConfigError(f"swa.{name} must be an integer >= {1 if name == 'calibration_bins' else 2}, got {value!r}")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None) -> "SwaConfig":
+        return dataclass_from_params(cls, params, "swa")
+
+
+def swa_window(history: pd.DataFrame, config: SwaConfig) -> tuple[int, int]:
+    """Row range [start, stop) of the history to average."""
+    if config.mode == "best_window":
+        return choose_window(history["val_pr_auc"].tolist(), config.window)
+    epochs = history["epoch"].tolist()
+    if config.start is None or config.stop is None:
+        raise ConfigError("swa.mode fixed needs swa.start and swa.stop (epochs, stop exclusive)")
+    rows = [i for i, e in enumerate(epochs) if config.start <= e < config.stop]
+    if not rows:
+        raise ConfigError(f"swa: no trained epoch in [{config.start}, {config.stop}); trained: {epochs}")
+    return rows[0], rows[-1] + 1
+
+
+class _Limited:
+    """The first ``n`` batches of a loader (all when ``n`` is None)."""
+
+    def __init__(self, loader: Any, n: int | None) -> None:
+        self.loader, self.n = loader, n
+
+    def __iter__(self):
+        for i, batch in enumerate(self.loader):
+            if self.n is not None and i >= self.n:
+                return
+            yield batch
+
+
+def stochastic_weight_average(
+    history: pd.DataFrame, reader: H5Reader, config: SwaConfig, training: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Average the chosen checkpoints, recalibrate BN on training batches, evaluate on validation."""
+    if history.empty:
+        raise ConfigError("swa: the training history is empty; run the training stage first")
+    start, stop = swa_window(history, config)
+    members = history.iloc[start:stop]
+    checkpoints = [torch.load(path, map_location="cpu", weights_only=True) for path in members["checkpoint"]]
+    module = PocketModule(**checkpoints[-1]["hyper_parameters"])
+    module.load_state_dict(average_state_dicts([c["state_dict"] for c in checkpoints]))
+    train_config = TrainingConfig.from_params(training)
+    data = PointDataModule(reader.path, train_config.batch_size, 0, seed=train_config.seed)
+    data.setup("fit")
+    torch.manual_seed(train_config.seed)
+    seen = recalibrate_batchnorm(module.model, _Limited(data.train_dataloader(), config.bn_batches))
+    report = validation_report(module.model, data, train_config.threshold_criterion)
+    epochs = [int(e) for e in members["epoch"]]
+    provenance = {"stage": "swa", "epochs": epochs, "window": [start, stop], "bn_samples": seen}
+    bundle = export_model(module, reader, report, {"training": dict(training), "swa": vars(config)}, provenance)
+    metrics = {"epochs": epochs, "bn_samples": seen, "threshold": report["threshold"], **report["val"]}
+    return bundle, metrics
