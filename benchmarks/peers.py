@@ -5,13 +5,16 @@ Methods
   p2rank      P2Rank's published predictions (``coach420/predictions/p2rank/<file>_predictions.csv``);
               only where such files exist (COACH420); no time.
   fpocket-rs  ``fpocket_rs.detect_pockets`` (Rust fpocket port, default parameters); centre of a pocket
-              = mean of its alpha-sphere centres; in its documented order (``rank``, "ranked by score").
+              = mean of its alpha-sphere centres (``pocknet.evaluate.readers.alpha_sphere_centres``, the
+              definition ``pocknet evaluate --format fpocket`` reads fpocket's files with); in its
+              documented order (``rank``, "ranked by score").
   fpocket-rs-size  the same pockets re-ranked by alpha-sphere count. fpocket-rs 0.1.0's own ranking
               puts large, real pockets last (all its scores are negative); on CHEN11, the training
               set (``--sets chen11``), ordering by size was the best of score, reversed score, drug
               score and size, so this variant is chosen there, never on BU48 or COACH420.
   pocketnet   ``pocketnet.PocketPredictor().predict`` (five-model ensemble, default settings,
-              at most 10 pockets); centre = ``Pocket.center``.
+              at most 10 pockets); centre = ``Pocket.center`` by rank (``readers.pocketnet_centres``,
+              as ``pocknet evaluate --format pocketnet`` reads its ``*_pockets.json``).
 
 Peers run as subprocesses through ``--peers-python`` (a separate virtualenv), one structure per
 process, with a per-structure timeout; a crash or timeout is a failure with no pockets (it still
@@ -19,8 +22,9 @@ counts in the denominator). Peers get a protein-only copy of each structure (mod
 plus MSE; no ligands, waters or other HETATM), so that a holo ligand cannot fill the pocket.
 All methods are limited to one thread.
 
-Ligands: holo sets use ``load_structure(path).relevant_ligands``; BU48 apo uses the holo partner's
-relevant ligands superposed by ``transfer_ligands`` (``bu48/pairs.csv``). Structures without relevant
+Ligands: ``pocknet.evaluate.targets.relevant_ligand_atoms``, what ``pocknet evaluate`` scores against:
+holo sets use ``load_structure(path).relevant_ligands``; BU48 apo uses the holo partner's relevant
+ligands superposed by ``transfer_ligands`` (``bu48/pairs.csv``). Structures without relevant
 ligands are skipped by ``evaluate_proteins`` (counted in ``skipped_no_ligand``).
 
 Times: ``median_seconds`` = median per-structure time of the prediction call alone (structure read →
@@ -66,7 +70,8 @@ COLUMNS = (
     "median_seconds", "median_wall_seconds",
 )
 
-# Runs inside the peers virtualenv: python -c RUNNER <method> <pdb>; last stdout line is JSON.
+# Runs inside the peers virtualenv (no pocknet there): python -c RUNNER <method> <pdb>; the last stdout
+# line is JSON with the peer's raw pockets, turned into centres here by pocknet.evaluate.readers.
 RUNNER = r"""
 import json, os, sys, time
 method, path = sys.argv[1], sys.argv[2]
@@ -76,9 +81,7 @@ if method == "fpocket-rs":
     result = fpocket_rs.detect_pockets(path)
     seconds = time.perf_counter() - t
     pockets = [p for p in sorted(result["pockets"], key=lambda p: p["rank"]) if p["alpha_spheres"]]
-    centres = [[sum(s[i] for s in p["alpha_spheres"]) / len(p["alpha_spheres"]) for i in range(3)]
-               for p in pockets]
-    sizes = [len(p["alpha_spheres"]) for p in pockets]
+    raw = {"spheres": [[[float(s[0]), float(s[1]), float(s[2])] for s in p["alpha_spheres"]] for p in pockets]}
 elif method == "pocketnet":
     import logging
     logging.disable(logging.WARNING)
@@ -89,11 +92,10 @@ elif method == "pocketnet":
     t = time.perf_counter()
     result = predictor.predict(path)
     seconds = time.perf_counter() - t
-    centres = [[float(v) for v in p.center] for p in sorted(result.pockets, key=lambda p: p.rank)]
-    sizes = None
+    raw = {"pockets": [{"rank": p.rank, "center": [float(v) for v in p.center]} for p in result.pockets]}
 else:
     raise SystemExit("unknown method " + method)
-print(json.dumps({"centres": centres, "sizes": sizes, "seconds": seconds}))
+print(json.dumps({**raw, "seconds": seconds}))
 """
 
 
@@ -132,14 +134,10 @@ def structures_of(datasets: Path, set_name: str) -> list[tuple[str, Path, Path |
 
 
 def ligands_of(path: Path, holo: Path | None) -> tuple[list[np.ndarray], str | None]:
-    from pocknet.evaluate.apo import transfer_ligands
-    from pocknet.structure.reader import load_structure
+    from pocknet.evaluate.targets import relevant_ligand_atoms
 
     try:
-        if holo is None:
-            return [np.asarray(lig.coords, float) for lig in load_structure(path).relevant_ligands], None
-        ligands, _ = transfer_ligands(load_structure(path), load_structure(holo))
-        return [np.asarray(lig, float) for lig in ligands], None
+        return relevant_ligand_atoms(path, holo), None
     except Exception as exc:  # noqa: BLE001 - reported, the structure is evaluated with no ligands
         return [], f"{type(exc).__name__}: {exc}"
 
@@ -159,7 +157,13 @@ def run_peer(python: str, method: str, pdb: Path, timeout: float) -> dict[str, A
         data = json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
         return {"centres": [], "error": f"unreadable output: {proc.stdout[-200:]!r}", "wall": wall}
-    return {"centres": data["centres"], "sizes": data.get("sizes"), "seconds": data["seconds"], "wall": wall}
+    from pocknet.evaluate.readers import alpha_sphere_centres, pocketnet_centres
+
+    if "spheres" in data:  # fpocket-rs: pockets with alpha spheres, in its order
+        centres, sizes = alpha_sphere_centres(data["spheres"]), [len(s) for s in data["spheres"] if s]
+    else:  # pocketnet
+        centres, sizes = pocketnet_centres(data["pockets"]), None
+    return {"centres": centres, "sizes": sizes, "seconds": data["seconds"], "wall": wall}
 
 
 class PockNetRunner:
@@ -182,12 +186,12 @@ class PockNetRunner:
 
 
 def p2rank_centres(datasets: Path, path: Path) -> dict[str, Any]:
-    from pocknet.evaluate.evaluation import read_p2rank_centres
+    from pocknet.evaluate.readers import Predictions
 
-    csv_path = datasets / "coach420" / "predictions" / "p2rank" / f"{path.name}_predictions.csv"
-    if not csv_path.exists():
-        return {"centres": [], "error": f"no published prediction {csv_path.name}"}
-    return {"centres": read_p2rank_centres(csv_path).tolist()}
+    centres = Predictions(datasets / "coach420" / "predictions" / "p2rank", "p2rank").centres(path)
+    if centres is None:
+        return {"centres": [], "error": f"no published prediction {path.name}_predictions.csv"}
+    return {"centres": centres.tolist()}
 
 
 def reordered(result: dict[str, Any], method: str) -> dict[str, Any]:

@@ -347,7 +347,7 @@ def test_output_paths_order_and_structure_format(tmp_path: Path) -> None:
     names = [p.name for p in output_paths("x.cif", tmp_path, FORMATS, source="/data/x.cif.gz")]
     assert names == [
         "x.cif_predictions.csv", "x.cif_residues.csv", "x.cif_points.pdb", "x.cif_structure.cif",
-        "x.cif.pml", "x.cif.cxc", "x.cif.json",
+        "x.cif.pml", "x.cif.cxc", "x.cif.html", "x.cif.json",
     ]  # fmt: skip
     assert [p.name for p in output_paths("x", tmp_path, ["json", "cxc"])] == ["x_structure.pdb", "x.cxc", "x.json"]
     assert structure_file_name("x", "a/B.MMCIF") == "x_structure.cif"
@@ -655,6 +655,17 @@ def test_points_pdb_round_trip(tmp_path: Path) -> None:
     back = read_points_pdb(path)
     np.testing.assert_allclose(back[["x", "y", "z"]].to_numpy(), points)
     assert back["probability"].tolist() == [0.12, 0.9] and back["pocket_rank"].tolist() == [2, 10_000]  # hybrid-36
+
+
+def test_points_pdb_reads_back_in_file_order(tmp_path: Path) -> None:
+    """gemmi files interleaved runs of one residue number together; rows still come back as written."""
+    points = np.arange(18, dtype=np.float64).reshape(6, 3)
+    ranks = np.array([0, 2, 0, 2, 1, 0])
+    path = tmp_path / "p.pdb"
+    path.write_text(points_pdb_text(points, np.linspace(0.1, 0.6, 6), ranks))
+    back = read_points_pdb(path)
+    assert back["pocket_rank"].tolist() == ranks.tolist()
+    np.testing.assert_allclose(back[["x", "y", "z"]].to_numpy(), points)
 
 
 def test_points_out_of_pdb_range_raise() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import math
 from pathlib import Path
 
@@ -212,3 +213,91 @@ def test_html_report_index_and_errors(tmp_path):
     with pytest.raises(TypeError):
         html_report("t", [("s", [42])], tmp_path / "bad.html")
     _only(tmp_path, "r.html", "fake.png")
+
+
+# --------------------------------------------------------------------------------------
+# The evaluation report's tables (issue #16): paper-style summary, examples, per protein
+# --------------------------------------------------------------------------------------
+
+
+def study_metrics() -> dict:
+    """metrics.json as the reporting stage writes it: three sets, one with P2Rank beside PockNet."""
+    def entry(top_n: float, n_ligands: int, n_proteins: int, with_points: bool = True) -> dict:
+        values = {"cutoff": 4.0, "n_ligands": n_ligands, "n_proteins": n_proteins, "n_skipped_no_ligand": 2,
+                  "dca_top_n": top_n, "dca_top_n2": min(1.0, top_n + 0.1), "dcc_top_n": top_n - 0.2,
+                  "dcc_top_n2": top_n - 0.1, "dca_success_at_1": top_n, "dca_success_at_3": min(1.0, top_n + 0.1),
+                  "dcc_success_at_1": top_n - 0.2, "dcc_success_at_3": top_n - 0.1}  # fmt: skip
+        if with_points:
+            values.update({"point_pr_auc": 0.415, "point_pr_auc_protein_mean": 0.54, "point_roc_auc": 0.94,
+                           "point_f1": 0.45, "point_iou": 0.29, "point_precision": 0.39, "point_recall": 0.55,
+                           "pocket_n": 245, "pocket_mean_probability": 0.26, "pocket_hit_rate": 0.26,
+                           "pocket_ece": 0.03, "pocket_ece_equal_mass": 0.047, "point_n_points": 220306})  # fmt: skip
+        return values
+
+    return {
+        "bu48/apo": entry(0.7, 60, 46),
+        "bu48/holo": entry(0.8, 65, 46),
+        "coach420/structures": entry(0.7165048543689321, 515, 408),
+        "coach420/structures (P2Rank published)": entry(0.717, 515, 408, with_points=False),
+    }
+
+
+def study_per_protein() -> pd.DataFrame:
+    rows = []
+    for name, method in (("bu48/holo", "pocknet"), ("coach420/structures", "pocknet"), ("coach420/structures", "p2rank")):
+        for i, (ranks, dca) in enumerate([("[1]", 0.4), ("[2, 0]", 7.5), ("[0]", float("nan")), ("[1, 3]", 1.2)]):
+            rows.append({"protein": f"{name}/p{i}.pdb", "n_ligands": len(json.loads(ranks)), "n_pockets": 3 if dca == dca else 0,
+                         "ranks_dca": ranks, "ranks_dcc": ranks, "set": name, "method": method,
+                         "dca_top1": dca if method == "pocknet" else 2.0})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_summary_tables_read_like_a_paper():
+    from pocknet.evaluate.report import set_label, summary_tables
+    from pocknet.evaluate.stats import wilson_interval
+
+    text = "\n".join(block.text for block in summary_tables(study_metrics()))
+    assert set_label("bu48/holo") == "BU48 holo" and set_label("coach420/structures") == "COACH420"
+    # percentages over Wilson intervals, human headers, no raw names outside the "all numbers" table
+    low, high = wilson_interval(round(0.7165048543689321 * 515), 515)
+    assert "71.7 %" in text and f"{100 * low:.1f}–{100 * high:.1f}" in text
+    main, _, everything = text.partition("<details>")
+    assert "dca_success_at_1" not in main and ">cutoff<" not in main and "DCA top-(n+2)" in main
+    assert "<code>dca_success_at_1</code>" in everything and "<code>cutoff</code>" in everything
+    # PockNet and P2Rank side by side within the COACH420 group, PockNet first
+    coach = main.split("COACH420", 1)[1]
+    assert coach.index("PockNet") < coach.index("P2Rank (published)")
+    assert main.count("P2Rank (published)") == 2  # the two success tables; points/calibration are PockNet's
+
+
+def test_choose_examples_best_median_worst_per_set():
+    from pocknet.evaluate.report import choose_examples
+
+    chosen = choose_examples(study_per_protein())
+    holo = [(e["role"], e["protein"]) for e in chosen if e["set"] == "bu48/holo"]
+    # by top-pocket DCA 0.4, 1.2, 7.5, no pocket (farthest)
+    assert holo == [("best", "bu48/holo/p0.pdb"), ("median", "bu48/holo/p3.pdb"), ("worst", "bu48/holo/p2.pdb")]
+    assert {e["set"] for e in chosen} == {"bu48/holo", "coach420/structures"}  # P2Rank rows choose nothing
+    worst = next(e for e in chosen if e["role"] == "worst")
+    assert math.isnan(worst["first_hit"]) and math.isnan(worst["dca_top1"])
+    assert choose_examples(study_per_protein().drop(columns="dca_top1")) == []
+
+
+def test_per_protein_table_is_sortable_and_links_pages(tmp_path):
+    from pocknet.evaluate.report import Html, examples_block, per_protein_table
+
+    per_protein = study_per_protein()
+    pages = {"bu48/holo/p2.pdb": "viewer/bu48__holo__p2.pdb.html"}
+    table = per_protein_table(per_protein, pages)
+    assert isinstance(table, Html) and table.sortable
+    assert table.text.count("<tr>") == 1 + 8  # header + PockNet rows of both sets
+    assert 'href="viewer/bu48__holo__p2.pdb.html"' in table.text and "P2Rank first hit" in table.text
+    assert 'class="num miss" data-v="">miss' in table.text and 'data-v="7.5"' in table.text
+    block = examples_block([{"set": "bu48/holo", "role": "worst", "protein": "bu48/holo/p2.pdb",
+                             "dca_top1": math.nan, "first_hit": math.nan}], pages)  # fmt: skip
+    assert 'target="example-viewer"' in block.text and '<iframe class="viewer"' in block.text
+    out = html_report("t", [("Per protein", [table]), ("3D", [block])], tmp_path / "r.html").read_text()
+    assert out.count("<script>") == 1 and "table.sortable" in out  # the sorting script, once, inline
+    assert "http" not in out
+    plain = html_report("t", [("s", ["text"])], tmp_path / "p.html").read_text()
+    assert "<script" not in plain  # no script without a sortable table

@@ -90,7 +90,8 @@ class _Number(click.ParamType):
 @click.option("--chains", default=None, help="Comma-separated chain ids to keep (default: all).")
 @click.option("--threshold", type=_Number(0.0, 1.0, what="a probability in [0, 1]"), default=None,
               help="Point threshold in [0, 1] (default: the model's, chosen on validation).")
-@click.option("--formats", default="csv,pdb,pml,cxc,json", show_default=True, help="Outputs to write.")
+@click.option("--formats", default="csv,pdb,pml,cxc,json", show_default=True,
+              help="Outputs to write, of csv, pdb, pml, cxc, html (the 3D page of `pocknet view`), json; or all.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Structures predicted in parallel (worker processes).")
@@ -141,6 +142,42 @@ def predict_cmd(inputs: tuple[str, ...], out_dir: str, model: str | None, chains
     click.echo(f"wrote {done} structure(s) to {out_dir}; {failed} failed")
     if failed:
         sys.exit(1)
+
+
+@cli.command("view")
+@click.argument("target", type=click.Path())
+@click.argument("prediction_dir", required=False, type=click.Path())
+@click.option("-o", "--output", default=None, type=click.Path(),
+              help="The page (STRUCTURE; default: PREDICTION_DIR/<name>.html, or <name>.html here), "
+                   "or the folder for the pages (a prediction folder; default: that folder).")
+@click.option("--model", default=None, help="Model file, when predicting first (no PREDICTION_DIR; default: the bundled model).")
+def view_cmd(target: str, prediction_dir: str | None, output: str | None, model: str | None) -> None:
+    """Pockets in 3D in any browser, offline: self-contained HTML pages.
+
+    \b
+    pocknet view STRUCTURE PREDICTION_DIR -o page.html   a structure `pocknet predict` wrote PREDICTION_DIR for
+    pocknet view STRUCTURE -o page.html                  predicts it first (bundled model or --model)
+    pocknet view PREDICTION_DIR                          a page per structure, and index.html linking them
+
+    Open a page from disk in any browser (file://): nothing is fetched. Colours: README, "View pockets in a browser".
+    """
+    from pathlib import Path
+
+    from pocknet.predict.viewer import view_folder, view_structure
+
+    if Path(target).is_dir():
+        if prediction_dir is not None:
+            raise click.UsageError("a prediction folder comes alone: pocknet view PREDICTION_DIR [-o FOLDER]")
+        index, results = view_folder(target, output)
+        failed = [(name, error) for name, page, error in results if page is None]
+        for name, error in failed:
+            click.echo(f"error: {error}", err=True)
+        click.echo(f"wrote {len(results) - len(failed)} page(s) and {index}; {len(failed)} failed")
+        if failed:
+            sys.exit(1)
+        return
+    page, data = view_structure(target, prediction_dir, output, model)
+    click.echo(f"wrote {page} ({len(data.pockets)} pocket(s)); open it in any browser: {page.resolve().as_uri()}")
 
 
 @cli.command("info")
@@ -210,6 +247,53 @@ def esm_tiny_cmd(path: str, layers: int, dim: int, seed: int) -> None:
 
     out = write_tiny_esm2_checkpoint(path, num_layers=layers, embed_dim=dim, seed=seed)
     click.echo(f"wrote {out}")
+
+
+@cli.command("evaluate")
+@click.argument("structures")
+@click.argument("predictions")
+@click.option("--format", "fmt", default="auto", show_default=True,
+              type=click.Choice(["auto", "pocknet", "p2rank", "fpocket", "pocketnet", "csv"]),
+              help="How PREDICTIONS is written (auto: from the files found).")
+@click.option("--ds", default=None, type=click.Path(dir_okay=False), help="P2Rank .ds list of the structures to score.")
+@click.option("--apo-pairs", default=None, type=click.Path(dir_okay=False),
+              help="CSV apo_file,holo_file: score apo structures against the holo partner's superposed ligands.")
+@click.option("--exclude-similar-to", default=None, type=click.Path(),
+              help="FASTA or structures (folder/.ds): also report the subset with no chain this similar ('unseen').")
+@click.option("--identity", type=_Number(0.0, 1.0, what="a fraction in [0, 1]"), default=0.3, show_default=True,
+              help="Sequence identity threshold for --exclude-similar-to.")
+@click.option("--compare", default=None, help="A second method's predictions, scored on the same ligands (McNemar).")
+@click.option("--compare-format", default="auto", show_default=True,
+              type=click.Choice(["auto", "pocknet", "p2rank", "fpocket", "pocketnet", "csv"]))
+@click.option("--label", default=None, help="Name of the method in the report (default: its format).")
+@click.option("--compare-label", default=None, help="Name of the compared method.")
+@click.option("--cutoff", type=_Number(0.0, low_open=True, what="a positive distance in Å"), default=4.0,
+              show_default=True, help="DCA/DCC distance cutoff (Å).")
+@click.option("-o", "--output", "out_dir", default="evaluation", show_default=True, type=click.Path(file_okay=False))
+def evaluate_cmd(structures: str, predictions: str, fmt: str, ds: str | None, apo_pairs: str | None,
+                 exclude_similar_to: str | None, identity: float, compare: str | None, compare_format: str,
+                 label: str | None, compare_label: str | None, cutoff: float, out_dir: str) -> None:  # fmt: skip
+    """Score any tool's ranked pockets with PockNet's evaluator (SCIENCE.md §8).
+
+    STRUCTURES: a folder of structures, a .ds list or one file (their relevant ligands are the
+    reference). PREDICTIONS: a folder of pocknet/P2Rank *_predictions.csv, fpocket *_out/ folders
+    or pocketnet *_pockets.json, or one CSV with name,rank,x,y,z. Writes summary.json/.md (DCA/DCC
+    top-n, top-(n+2), success@1/@3 with Wilson 95 % intervals), per_ligand.csv, structures.csv,
+    missing.csv (structures without predictions: counted as misses) and report.html.
+    """
+    import shlex
+
+    from pocknet.evaluate.command import run_evaluation
+    from pocknet.evaluate.evaluate_page import summary_markdown
+
+    summary = run_evaluation(
+        structures, predictions, out_dir, fmt=fmt, ds=ds, apo_pairs=apo_pairs,
+        exclude_similar_to=exclude_similar_to, identity=identity, compare=compare, compare_format=compare_format,
+        labels=(label, compare_label), cutoff=cutoff, command=shlex.join(["pocknet", *sys.argv[1:]]),
+    )  # fmt: skip
+    click.echo(summary_markdown(summary))
+    click.echo(f"wrote {out_dir}/summary.json, summary.md, per_ligand.csv, structures.csv, missing.csv, report.html"
+               + (", paired.csv" if compare else ""))  # fmt: skip
 
 
 @cli.command("validate-h5")

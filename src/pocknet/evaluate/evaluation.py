@@ -4,7 +4,9 @@ A *set* is the dataset path of a protein id (``bu48/holo``, ``bu48/apo``,
 ``coach420``). Holo proteins use their own relevant ligands; apo proteins use
 the ligands of their holo partner carried over by superposition
 (:mod:`pocknet.evaluate.apo`). Any method's pockets can be scored the same way: ours
-from ``pockets.csv``, P2Rank's from its published ``*_predictions.csv``.
+from ``pockets.csv``, P2Rank's from its published ``*_predictions.csv``
+(:mod:`pocknet.evaluate.readers`), any tool's with ``pocknet evaluate``
+(:mod:`pocknet.evaluate.command`), all through :func:`evaluate_set`.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from pocknet.evaluate.apo import transfer_ligands
+from pocknet.evaluate.readers import read_p2rank_centres
 from pocknet.errors import PockNetError
 from pocknet.featurize.features import ProteinFeatures, relevant_ligand_atoms
 from pocknet.featurize.labels import NEUTRAL, ligand_distances, point_labels
-from pocknet.metrics import evaluate_proteins, point_metrics, success_curve
+from pocknet.metrics import STANDARD_CUTOFF, evaluate_proteins, point_metrics, success_curve
 from pocknet.structure.reader import load_structure
 
 __all__ = [
@@ -39,16 +42,6 @@ log = logging.getLogger(__name__)
 def set_of(protein_id: str) -> str:
     """``bu48/holo/1a6w.pdb`` → ``bu48/holo``; ``coach420/1a26A.pdb`` → ``coach420``."""
     return str(PurePosixPath(protein_id).parent)
-
-
-def read_p2rank_centres(path: str | Path) -> np.ndarray:
-    """Ranked pocket centres from a P2Rank ``*_predictions.csv`` (any 1.x/2.x column layout)."""
-    frame = pd.read_csv(path, skipinitialspace=True)
-    frame.columns = [c.strip() for c in frame.columns]
-    if frame.empty:
-        return np.zeros((0, 3))
-    frame = frame.sort_values("rank")
-    return frame[["center_x", "center_y", "center_z"]].to_numpy(dtype=float)
 
 
 def apo_ligands(apo_features: ProteinFeatures, holo_path: str | Path) -> list[np.ndarray]:
@@ -100,9 +93,13 @@ def evaluate_set(
     cutoffs: np.ndarray,
     points: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     threshold: float | None = None,
+    cutoff: float = STANDARD_CUTOFF,
 ) -> tuple[dict[str, Any], pd.DataFrame, np.ndarray]:
-    """(metrics, per-protein table, DCA success curve) of one set; point metrics when ``points`` given."""
-    result = evaluate_proteins(records)
+    """(metrics, per-protein table, DCA success curve) of one set; point metrics when ``points`` given.
+
+    The one pocket evaluator: the reporting stage and ``pocknet evaluate`` both score here.
+    """
+    result = evaluate_proteins(records, cutoff=cutoff)
     per_protein = pd.DataFrame(result.pop("per_protein"))
     metrics = {k: v for k, v in result.items() if not isinstance(v, (list, dict))}
     if points is not None and threshold is not None:

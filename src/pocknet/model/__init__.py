@@ -7,9 +7,11 @@ the data-derived sizes).
 
 from __future__ import annotations
 
-from pocknet.model.config import DATA_DERIVED_FIELDS, DISTANCE_BIASES, NORMS, ModelConfig
+from pocknet.model.config import CONTEXT_FIELDS, CONTEXTS, DATA_DERIVED_FIELDS, DISTANCE_BIASES, NORMS, ModelConfig
+from pocknet.model.context import ContextAttention, ContextLayer
 from pocknet.model.encoders import ResidueEncoder, TabularEncoder, make_norm, mlp_blocks
 from pocknet.model.fusion import (
+    CONTEXT_KEYS,
     EMBEDDING_KEYS,
     MIN_STD,
     TABULAR_KEY,
@@ -21,6 +23,11 @@ from pocknet.model.fusion import (
 from pocknet.model.neighbourhood import DistanceBias, NeighbourhoodAttention
 
 __all__ = [
+    "CONTEXT_FIELDS",
+    "CONTEXT_KEYS",
+    "CONTEXTS",
+    "ContextAttention",
+    "ContextLayer",
     "DATA_DERIVED_FIELDS",
     "DISTANCE_BIASES",
     "EMBEDDING_KEYS",

@@ -18,12 +18,17 @@ from typing import Any
 from pocknet.config import dataclass_from_params
 from pocknet.errors import ConfigError
 
-__all__ = ["DATA_DERIVED_FIELDS", "DISTANCE_BIASES", "NORMS", "ModelConfig"]
+__all__ = ["CONTEXT_FIELDS", "CONTEXTS", "DATA_DERIVED_FIELDS", "DISTANCE_BIASES", "NORMS", "ModelConfig"]
 
 NORMS = ("batch", "layer")
 DISTANCE_BIASES = ("rbf", "linear", "none")
+CONTEXTS = ("none", "attention")
 # Fields taken from the data (H5 attributes), not from params.yaml.
 DATA_DERIVED_FIELDS = ("n_features", "embedding_dim", "k")
+# Fields of the spatial-context branch: left out of ``to_dict`` while ``context`` is ``"none"``, so
+# checkpoints and model files of the per-point model are byte-identical to those written before
+# the branch existed (and older files load with the defaults).
+CONTEXT_FIELDS = ("context", "context_k", "context_radius", "context_stride", "context_layers")
 
 _WHERE = "training.model"
 
@@ -77,6 +82,20 @@ class ModelConfig:
         Å; distances beyond are treated as ``rbf_max``.
     head_layers : int
         Layers of the output MLP including the final Linear→1 (``1``: a linear read-out).
+    context : {"none", "attention"}
+        Spatial context (:mod:`pocknet.model.context`): ``"none"`` scores each point from its own
+        descriptors (the per-point MLP); ``"attention"`` lets each point attend, over
+        ``context_layers`` layers, to the tabular encodings of up to ``context_k`` nearby SAS points.
+    context_k : int
+        Context points per point (padding where fewer lie within ``context_radius``).
+    context_radius : float
+        Å; context points farther than this are never used (also the range of their distance bias).
+    context_stride : int
+        Context points are drawn from every ``context_stride``-th SAS point of the protein (in file
+        order): ``1`` gives the ``context_k`` nearest points (~3.7 Å for 16 on a typical surface),
+        ``8`` spreads 16 context points over ~9 Å at an eighth of the cost.
+    context_layers : int
+        Attention layers from the point to ``[itself + context points]``.
     """
 
     n_features: int = 35
@@ -91,6 +110,11 @@ class ModelConfig:
     rbf_centers: int = 16
     rbf_max: float = 16.0
     head_layers: int = 2
+    context: str = "none"
+    context_k: int = 16
+    context_radius: float = 10.0
+    context_stride: int = 8
+    context_layers: int = 1
 
     def __post_init__(self) -> None:
         minima = {
@@ -102,10 +126,13 @@ class ModelConfig:
             "heads": 1,
             "rbf_centers": 1,
             "head_layers": 1,
+            "context_k": 1,
+            "context_stride": 1,
+            "context_layers": 1,
         }
         for name, minimum in minima.items():
             object.__setattr__(self, name, _integer(name, getattr(self, name), minimum))
-        for name in ("dropout", "rbf_max"):
+        for name in ("dropout", "rbf_max", "context_radius"):
             object.__setattr__(self, name, _real(name, getattr(self, name)))
         if self.norm not in NORMS:
             raise ConfigError(f"{_WHERE}.norm must be one of {list(NORMS)}, got {self.norm!r}")
@@ -115,18 +142,25 @@ class ModelConfig:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"{_WHERE}.dropout must satisfy 0 <= dropout < 1, got {self.dropout!r}")
-        if not self.rbf_max > 0.0 or self.rbf_max == float("inf"):
-            raise ConfigError(
-                f"{_WHERE}.rbf_max must be a positive, finite distance in Å, got {self.rbf_max!r}"
-            )
-        # Heads only exist in the residue branch; a tabular-only model need not satisfy this.
-        if self.uses_embeddings and self.hidden % self.heads:
+        for name in ("rbf_max", "context_radius"):
+            value = getattr(self, name)
+            if not value > 0.0 or value == float("inf"):
+                raise ConfigError(f"{_WHERE}.{name} must be a positive, finite distance in Å, got {value!r}")
+        if self.context not in CONTEXTS:
+            raise ConfigError(f"{_WHERE}.context must be one of {list(CONTEXTS)}, got {self.context!r}")
+        # Heads only exist in the attention branches; a per-point tabular model need not satisfy this.
+        if (self.uses_embeddings or self.uses_context) and self.hidden % self.heads:
             raise ConfigError(f"{_WHERE}.heads ({self.heads}) must divide {_WHERE}.hidden ({self.hidden})")
 
     @property
     def uses_embeddings(self) -> bool:
         """True when the model has the residue branch (``embedding_dim > 0``)."""
         return self.embedding_dim > 0
+
+    @property
+    def uses_context(self) -> bool:
+        """True when the model has the spatial-context branch (``context != "none"``)."""
+        return self.context != "none"
 
     @classmethod
     def from_params(
@@ -163,5 +197,14 @@ class ModelConfig:
         return dataclass_from_params(cls, values, _WHERE)
 
     def to_dict(self) -> dict[str, int | float | str]:
-        """Plain JSON-able values (for checkpoints' hyper-parameters and model cards)."""
-        return dataclasses.asdict(self)
+        """Plain JSON-able values (for checkpoints' hyper-parameters and model cards).
+
+        Without spatial context the ``context*`` fields are left out: the dict (and so every
+        checkpoint and model file) is then exactly what it was before the branch existed, and
+        ``ModelConfig(**d)`` restores the defaults.
+        """
+        values = dataclasses.asdict(self)
+        if not self.uses_context:
+            for name in CONTEXT_FIELDS:
+                values.pop(name)
+        return values

@@ -15,11 +15,14 @@ key                      shape           dtype     when
 ``neighbour_embedding``  ``[B, k, D]``   float     ``embedding_dim > 0`` (padding rows: any value)
 ``neighbour_dist``       ``[B, k]``      float     ``embedding_dim > 0`` (Å; padding −1)
 ``neighbour_mask``       ``[B, k]``      bool      ``embedding_dim > 0`` (True = real neighbour)
+``context_tabular``      ``[M, F]``      float32   ``context != "none"`` (raw descriptors of context points)
+``context_index``        ``[B, c]``      int64     ``context != "none"`` (rows of ``context_tabular``; −1 padding)
+``context_dist``         ``[B, c]``      float     ``context != "none"`` (Å; padding −1)
 =======================  ==============  ========  ==========================================
 
-Float inputs of another precision (e.g. float16 embeddings from the H5 file)
-are cast to the model's dtype. The tabular-only model never reads the
-embedding keys, so they may be absent.
+(``c`` = ``context_k``.) Float inputs of another precision (e.g. float16 embeddings from the H5
+file) are cast to the model's dtype. A model never reads the keys of a branch it does not have,
+so they may be absent.
 """
 
 from __future__ import annotations
@@ -33,10 +36,12 @@ from torch import Tensor, nn
 
 from pocknet.errors import PockNetError
 from pocknet.model.config import ModelConfig
+from pocknet.model.context import ContextAttention
 from pocknet.model.encoders import ResidueEncoder, TabularEncoder, mlp_blocks
 from pocknet.model.neighbourhood import NeighbourhoodAttention
 
 __all__ = [
+    "CONTEXT_KEYS",
     "EMBEDDING_KEYS",
     "MIN_STD",
     "TABULAR_KEY",
@@ -48,6 +53,7 @@ __all__ = [
 
 TABULAR_KEY = "tabular"
 EMBEDDING_KEYS = ("centre_embedding", "neighbour_embedding", "neighbour_dist", "neighbour_mask")
+CONTEXT_KEYS = ("context_tabular", "context_index", "context_dist")
 MIN_STD = 1e-6  # constant columns (std 0) must not divide by zero
 _PREVALENCE_CLAMP = (1e-4, 1.0 - 1e-4)
 
@@ -124,7 +130,13 @@ class PocketNet(nn.Module):
         f   = GatedFusion(c, ctx)                                     [B, H]
         logit = output(head([t, f]))                                  [B]
 
-    The tabular-only path is ``output(head(t))``.
+    The tabular-only path is ``output(head(t))``. With ``context = "attention"`` the point encoding
+    is refined first (:mod:`pocknet.model.context`), and ``t`` above is replaced by::
+
+        [t; u] = TabularEncoder(([tabular; context_tabular] - mean) / std)   [B, H], [M, H]
+        t      = ContextAttention(t, u, context_index, context_dist)        [B, H]
+
+    (one encoder pass over points and context points, so BatchNorm sees them as one batch).
     """
 
     def __init__(
@@ -145,6 +157,13 @@ class PocketNet(nn.Module):
         self.residue_encoder: ResidueEncoder | None = None
         self.attention: NeighbourhoodAttention | None = None
         self.fusion: GatedFusion | None = None
+        # Created only when enabled: the per-point model's state dict keeps exactly its old keys.
+        self.context: ContextAttention | None = None
+        if config.uses_context:
+            self.context = ContextAttention(
+                h, config.heads, config.context_layers, config.distance_bias, config.rbf_centers,
+                config.context_radius, config.dropout,
+            )  # fmt: skip
         head_in = h
         if config.uses_embeddings:
             self.residue_encoder = ResidueEncoder(config.embedding_dim, h, config.dropout)
@@ -164,9 +183,18 @@ class PocketNet(nn.Module):
         return self.config.uses_embeddings
 
     @property
+    def uses_context(self) -> bool:
+        """True for the spatial-context model (reads the context keys)."""
+        return self.config.uses_context
+
+    @property
     def batch_keys(self) -> tuple[str, ...]:
         """Keys ``forward`` reads, in the order of the module docstring's table."""
-        return (TABULAR_KEY, *EMBEDDING_KEYS) if self.uses_embeddings else (TABULAR_KEY,)
+        return (
+            TABULAR_KEY,
+            *(EMBEDDING_KEYS if self.uses_embeddings else ()),
+            *(CONTEXT_KEYS if self.uses_context else ()),
+        )
 
     @torch.no_grad()
     def set_normalisation(self, mean: ArrayLike, std: ArrayLike) -> None:
@@ -214,7 +242,10 @@ class PocketNet(nn.Module):
                 f"batch[{TABULAR_KEY!r}] has {tabular.shape[1]} features; this model was built for "
                 f"{self.config.n_features}"
             )
-        t = self.tabular_encoder((tabular - self.feature_mean) / self.feature_std)
+        if self.uses_context:
+            t = self._with_context(batch, tabular)
+        else:
+            t = self.tabular_encoder((tabular - self.feature_mean) / self.feature_std)
         if not self.uses_embeddings:
             return self.output(self.head(t)).squeeze(-1)
 
@@ -229,6 +260,13 @@ class PocketNet(nn.Module):
         context = self.attention(t, c, n, dist, mask)
         fused = self.fusion(c, context)
         return self.output(self.head(torch.cat([t, fused], dim=-1))).squeeze(-1)
+
+    def _with_context(self, batch: Mapping[str, Tensor], tabular: Tensor) -> Tensor:
+        table, index, dist = self._context_inputs(batch, tabular.shape[0])
+        size = tabular.shape[0]
+        encoded = self.tabular_encoder((torch.cat([tabular, table]) - self.feature_mean) / self.feature_std)
+        assert self.context is not None
+        return self.context(encoded[:size], encoded[size:], index, dist)
 
     # ------------------------------------------------------------------ validation
 
@@ -251,6 +289,29 @@ class PocketNet(nn.Module):
         if not value.is_floating_point():
             raise BatchError(f"batch[{key!r}] must be a float tensor, got {value.dtype}")
         return value.to(self.feature_mean.dtype)
+
+    def _context_inputs(self, batch: Mapping[str, Tensor], size: int) -> tuple[Tensor, Tensor, Tensor]:
+        cfg = self.config
+        table = self._float(batch, "context_tabular", 2)
+        dist = self._float(batch, "context_dist", 2)
+        index = self._get(batch, "context_index")
+        if index.dtype not in (torch.int64, torch.int32):
+            raise BatchError(f"batch['context_index'] must be int64 rows of context_tabular (−1 padding), got {index.dtype}")
+        if table.shape[1] != cfg.n_features:
+            raise BatchError(
+                f"batch['context_tabular'] has {table.shape[1]} features; this model was built for {cfg.n_features}"
+            )
+        for key, value in (("context_index", index), ("context_dist", dist)):
+            if tuple(value.shape) != (size, cfg.context_k):
+                raise BatchError(
+                    f"batch[{key!r}] has shape {list(value.shape)}, expected {[size, cfg.context_k]} "
+                    f"(B={size}, context_k={cfg.context_k})"
+                )
+        if index.numel() and (int(index.max()) >= table.shape[0] or int(index.min()) < -1):
+            raise BatchError(
+                f"batch['context_index'] must hold rows of context_tabular (0..{table.shape[0] - 1}) or −1"
+            )
+        return table, index.long(), dist
 
     def _residue_inputs(
         self, batch: Mapping[str, Tensor], size: int

@@ -292,7 +292,7 @@ def write_prediction_set(prediction: Any, out_dir: Path, formats: Sequence[str])
     The JSON is the marker when requested; otherwise ``<name>.done`` lists the set's files.
     """
     from pocknet.atomic import atomic_write
-    from pocknet.predict.outputs import write_outputs
+    from pocknet.predict.outputs import structure_file_name, write_outputs
 
     out_dir = Path(out_dir)
     json_marker, done_marker = out_dir / f"{prediction.name}.json", out_dir / f"{prediction.name}.done"
@@ -301,7 +301,9 @@ def write_prediction_set(prediction: Any, out_dir: Path, formats: Sequence[str])
     others = [f for f in formats if f != "json"]
     files = write_outputs(prediction, out_dir, others) if others else []
     if "json" in formats:
-        files += write_outputs(prediction, out_dir, ["json"])
+        copied = any(f in ("pml", "cxc") for f in others)  # the copy the scripts load, named in the JSON
+        copy = structure_file_name(prediction.name, prediction.features.source) if copied else None
+        files += write_outputs(prediction, out_dir, ["json"], structure_copy=copy)
     else:
         with atomic_write(done_marker) as handle:
             handle.write("".join(f"{f.name}\n" for f in files))

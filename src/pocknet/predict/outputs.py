@@ -27,6 +27,12 @@ Formats (SCIENCE.md §7), for ``name = prediction.name``:
     ``<name>.cxc``, a ChimeraX command script (``open``, ``name``, ``color``,
     ``surface``, ``view`` …) meant for a fresh session: the structure becomes
     model #1 and the points model #2.
+``html``
+    ``<name>.html``: the pockets in 3D in any browser, offline: one self-contained
+    page (the structure, the SAS points, the pocket table and the vendored
+    3Dmol.js inlined; nothing is fetched), written by :mod:`pocknet.predict.viewer`
+    (``pocknet view`` writes the same page from an output folder). Not among the
+    defaults (:data:`DEFAULT_FORMATS`): each page carries the ~0.5 MB viewer.
 ``json``
     ``<name>.json``: a machine-readable summary; NaN is written as ``null``
     (strict JSON, which JavaScript and ``jq`` read). ``source`` is the input's
@@ -118,6 +124,7 @@ from pocknet.predict.prediction import Prediction
 from pocknet.structure.reader import Residues, residue_labels
 
 __all__ = [
+    "DEFAULT_FORMATS",
     "FORMATS",
     "PALETTE",
     "PREDICTIONS_COLUMNS",
@@ -138,7 +145,9 @@ __all__ = [
     "write_outputs",
 ]
 
-FORMATS: tuple[str, ...] = ("csv", "pdb", "pml", "cxc", "json")
+FORMATS: tuple[str, ...] = ("csv", "pdb", "pml", "cxc", "html", "json")
+#: What ``pocknet predict`` and :func:`write_outputs` write unless told otherwise (all but ``html``).
+DEFAULT_FORMATS: tuple[str, ...] = ("csv", "pdb", "pml", "cxc", "json")
 
 PREDICTIONS_COLUMNS: tuple[str, ...] = (
     "name",
@@ -396,11 +405,14 @@ def read_points_pdb(path: str | Path) -> pd.DataFrame:
     """Read a ``<name>_points.pdb`` back: ``x, y, z, probability, pocket_rank`` per point, in file order.
 
     gemmi decodes the hybrid-36 serial and residue numbers written by :func:`points_pdb_text`.
+    It files a point under an earlier residue of the same number (pocket 2's points after a
+    run of pocket-0 points join the first pocket-2 run), so rows are put back in file order
+    by serial number: row ``i`` is point ``i`` of the prediction.
     """
     model = gemmi.read_structure(str(path))[0]
-    rows = [(*atom.pos.tolist(), round(atom.b_iso, 2), residue.seqid.num)  # B-factor: F6.2 in the file
-            for chain in model for residue in chain for atom in residue]
-    return pd.DataFrame(rows, columns=["x", "y", "z", "probability", "pocket_rank"])
+    rows = sorted((atom.serial, *atom.pos.tolist(), round(atom.b_iso, 2), residue.seqid.num)  # B: F6.2 in the file
+                  for chain in model for residue in chain for atom in residue)  # fmt: skip
+    return pd.DataFrame([r[1:] for r in rows], columns=["x", "y", "z", "probability", "pocket_rank"])
 
 
 _SCRIPT_FORMATS = ("pml", "cxc")
@@ -747,12 +759,13 @@ def _format_files(name: str, fmt: str) -> list[str]:
         "pdb": [f"{name}_points.pdb"],
         "pml": [f"{name}.pml"],
         "cxc": [f"{name}.cxc"],
+        "html": [f"{name}.html"],
         "json": [f"{name}.json"],
     }[fmt]
 
 
 def output_paths(
-    name: str, out_dir: str | Path, formats: Iterable[str] = FORMATS, source: str | Path | None = None
+    name: str, out_dir: str | Path, formats: Iterable[str] = DEFAULT_FORMATS, source: str | Path | None = None
 ) -> list[Path]:
     """The files :func:`write_outputs` writes for ``formats``, in writing order.
 
@@ -777,7 +790,10 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def write_outputs(
-    prediction: Prediction, out_dir: str | Path, formats: Iterable[str] | str = FORMATS
+    prediction: Prediction,
+    out_dir: str | Path,
+    formats: Iterable[str] | str = DEFAULT_FORMATS,
+    structure_copy: str | None = None,
 ) -> list[Path]:
     """Write the requested formats for one prediction into ``out_dir`` (created if missing).
 
@@ -788,8 +804,13 @@ def write_outputs(
     out_dir
         Output folder.
     formats
-        Subset of :data:`FORMATS`, or a comma list as accepted by :func:`parse_formats`.
-        With ``pml`` or ``cxc`` the source structure is copied beside the scripts.
+        Subset of :data:`FORMATS`, or a comma list as accepted by :func:`parse_formats`;
+        default :data:`DEFAULT_FORMATS`. With ``pml`` or ``cxc`` the source structure is
+        copied beside the scripts; ``html`` inlines it into the page.
+    structure_copy
+        Name of the structure copy an earlier call wrote into ``out_dir`` for this same
+        prediction (the scripts first, the JSON marker last, as ``pocknet predict`` does):
+        the JSON's ``structure_file`` when this call copies nothing itself.
 
     Returns
     -------
@@ -802,7 +823,7 @@ def write_outputs(
         For an unknown format, before anything is written.
     PockNetError
         Before anything is written, for a name that cannot prefix the files
-        (see the module docstring) or, with scripts, a source structure that
+        (see the module docstring) or, with scripts or ``html``, a source structure that
         cannot be read or is no longer the featurised file.
     """
     chosen = parse_formats(formats) if isinstance(formats, str) else _validate_formats(formats)
@@ -812,8 +833,10 @@ def write_outputs(
     problem = _name_problem(name, scripts)
     if problem:
         raise PockNetError(f"{_shown(f.source)}: output name {name!r} {problem}")
-    structure_file = structure_file_name(name, f.source) if scripts else None
-    structure = _structure_bytes(f) if scripts else None  # read before anything is written
+    structure_file = structure_file_name(name, f.source) if scripts else structure_copy
+    # read before anything is written
+    source_bytes = _structure_bytes(f) if scripts or "html" in chosen else None
+    structure = source_bytes if scripts else None
     points_file = _format_files(name, "pdb")[0]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -839,6 +862,10 @@ def write_outputs(
             _write_text(paths[0], _pml_text(prediction, structure_file, points_file))
         elif fmt == "cxc":
             _write_text(paths[0], _cxc_text(prediction, structure_file, points_file))
+        elif fmt == "html":
+            from pocknet.predict.viewer import viewer_data_from_prediction, viewer_html
+
+            _write_text(paths[0], viewer_html(viewer_data_from_prediction(prediction, source_bytes)))
         elif fmt == "json":
             summary = _json_summary(prediction, structure_file)
             _write_text(paths[0], json.dumps(_json_safe(summary), indent=2, allow_nan=False) + "\n")

@@ -26,12 +26,15 @@ from pocknet.predict.pockets import PocketConfig, find_pockets, residue_pocket_r
 from pocknet.predict.prediction import Prediction
 from pocknet.embed.residue_chains import protein_residue_embeddings
 from pocknet.structure.reader import load_structure
-from pocknet.trainset.arrays import PointDataset, SplitArrays
+from pocknet.trainset.arrays import ContextSpec, PointDataset, SplitArrays, context_spec, with_context
 
 __all__ = ["DEFAULT_MODEL", "default_model_path", "Predictor", "features_batch_arrays"]
 
 DEFAULT_MODEL = "pocknet_default.pt"
 _SCORE_CHUNK = 65536
+# Context models gather [chunk, context_k, ·] tensors: smaller chunks keep a 150 000-point complex
+# within ~100 MB of activations (rows are scored independently, so chunking never changes a score).
+_CONTEXT_CHUNK = 8192
 
 
 def default_model_path() -> Path:
@@ -42,14 +45,20 @@ def default_model_path() -> Path:
     return path
 
 
-def features_batch_arrays(features: ProteinFeatures, k: int, neighbour_distance: str) -> SplitArrays:
-    """The per-point arrays training reads from the H5, built from one protein's features."""
+def features_batch_arrays(
+    features: ProteinFeatures, k: int, neighbour_distance: str, context: ContextSpec | None = None
+) -> SplitArrays:
+    """The per-point arrays training reads from the H5, built from one protein's features.
+
+    With ``context`` (spatial-context models) the context points come from the same function as
+    in training (:func:`pocknet.trainset.arrays.with_context`) on the same float32 coordinates.
+    """
     if k > 0:
         neighbours, distances = nearest_residues(features, k, neighbour_distance)
     else:
         neighbours = np.zeros((features.n_points, 0), np.int64)
         distances = np.zeros((features.n_points, 0), np.float32)
-    return SplitArrays(
+    arrays = SplitArrays(
         tabular=features.descriptors.astype(np.float32),
         label=features.labels.astype(np.int8),
         protein=np.zeros(features.n_points, np.int32),
@@ -57,6 +66,7 @@ def features_batch_arrays(features: ProteinFeatures, k: int, neighbour_distance:
         neighbours=neighbours.astype(np.int64),
         neighbour_dist=distances.astype(np.float32),
     )
+    return with_context(arrays, features.points, [0, features.n_points], context)
 
 
 class Predictor:
@@ -139,12 +149,13 @@ class Predictor:
         if features.n_points == 0:
             return np.zeros(0, np.float32), np.zeros(0, np.float32)
         arrays = features_batch_arrays(features, self.bundle["k"] if self.uses_embeddings else 0,
-                                       self.bundle["neighbour_distance"])  # fmt: skip
+                                       self.bundle["neighbour_distance"], context_spec(self.model.config))  # fmt: skip
         dataset = PointDataset(arrays, self._embedding_table(features))
         self.model.eval()
         logits, out = [], []
-        for start in range(0, len(dataset), _SCORE_CHUNK):
-            batch = dataset.__getitems__(range(start, min(start + _SCORE_CHUNK, len(dataset))))
+        chunk = _CONTEXT_CHUNK if self.model.uses_context else _SCORE_CHUNK
+        for start in range(0, len(dataset), chunk):
+            batch = dataset.__getitems__(range(start, min(start + chunk, len(dataset))))
             batch = {k: v.to(self.device) for k, v in batch.items()}
             z = self.model(batch)
             logits.append(z.float().cpu())

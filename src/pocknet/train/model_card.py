@@ -60,6 +60,14 @@ def _calibration_lines(bundle: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _context_note(cfg: Mapping[str, Any]) -> str:
+    """The spatial-context branch in words (empty for the per-point model, as on older cards)."""
+    if cfg.get("context", "none") == "none":
+        return ""
+    return (f"; spatial context {cfg['context']} ({cfg['context_k']} points within {cfg['context_radius']} Å, "
+            f"stride {cfg['context_stride']}, {cfg['context_layers']} layers)")  # fmt: skip
+
+
 def render_model_card(bundle: Mapping[str, Any], sha256: str, size: int, training_data: str) -> str:
     metrics = bundle["metrics"]
     prov = bundle.get("provenance", {})
@@ -76,7 +84,7 @@ def render_model_card(bundle: Mapping[str, Any], sha256: str, size: int, trainin
         f"(best-epoch vs SWA by validation PR-AUC); SWA epochs {prov.get('epochs', '-')}",
         f"- Parameters hash: `{bundle['params_hash']}`",
         f"- Network: hidden {cfg['hidden']}, {cfg['tabular_layers']} tabular layers, norm {cfg['norm']}, "
-        f"head {cfg['head_layers']} layers, dropout {cfg['dropout']}",
+        f"head {cfg['head_layers']} layers, dropout {cfg['dropout']}{_context_note(cfg)}",
         f"- Features: {len(bundle['feature_names'])} P2Rank-style SAS-point descriptors",
         f"- Point threshold (maximises validation {bundle['threshold_criterion'].upper()}): {bundle['threshold']:.4f}",
         *_calibration_lines(bundle),

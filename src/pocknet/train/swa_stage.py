@@ -15,6 +15,7 @@ import torch
 from pocknet.config import dataclass_from_params
 from pocknet.errors import ConfigError
 from pocknet.trainset.h5store import H5Reader
+from pocknet.trainset.arrays import context_spec
 from pocknet.train.swa import average_state_dicts, choose_window, recalibrate_batchnorm
 from pocknet.train.training import PocketModule, PointDataModule, TrainingConfig, export_model, validation_report
 
@@ -88,7 +89,9 @@ def stochastic_weight_average(
     module = PocketModule(**checkpoints[-1]["hyper_parameters"])
     module.load_state_dict(average_state_dicts([c["state_dict"] for c in checkpoints]))
     train_config = TrainingConfig.from_params(training)
-    data = PointDataModule(reader.path, train_config.batch_size, 0, seed=train_config.seed)
+    data = PointDataModule(
+        reader.path, train_config.batch_size, 0, seed=train_config.seed, context=context_spec(module.model.config)
+    )
     data.setup("fit")
     torch.manual_seed(train_config.seed)
     seen = recalibrate_batchnorm(module.model, _Limited(data.train_dataloader(), config.bn_batches))

@@ -39,7 +39,15 @@ from pocknet.logs import defer_to_logging_config
 from pocknet.metrics import best_threshold, point_metrics, pr_auc
 from pocknet.model import ModelConfig, PocketNet
 from pocknet.progress import on_terminal
-from pocknet.trainset.arrays import PointDataset, SplitArrays, load_embeddings, load_split, passthrough_collate
+from pocknet.trainset.arrays import (
+    ContextSpec,
+    PointDataset,
+    SplitArrays,
+    context_spec,
+    load_embeddings,
+    load_split,
+    passthrough_collate,
+)
 from pocknet.train.progress import LineProgress
 
 defer_to_logging_config()
@@ -106,14 +114,26 @@ def params_hash(params: Mapping[str, Any]) -> str:
 
 
 class PointDataModule(L.LightningDataModule):
-    """Train (neutral points dropped) and validation points of the H5 file, in memory."""
+    """Train (neutral points dropped) and validation points of the H5 file, in memory.
 
-    def __init__(self, h5_path: str | Path, batch_size: int, num_workers: int = 0, seed: int = 0) -> None:
+    ``context``: the spatial-context definition of the model (:func:`pocknet.trainset.arrays.context_spec`);
+    with it every point also carries its context points, computed from the stored coordinates.
+    """
+
+    def __init__(
+        self,
+        h5_path: str | Path,
+        batch_size: int,
+        num_workers: int = 0,
+        seed: int = 0,
+        context: ContextSpec | None = None,
+    ) -> None:
         super().__init__()
         self.h5_path = Path(h5_path)
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.seed = seed
+        self.context = context
         self.train_arrays: SplitArrays | None = None
         self.val_arrays: SplitArrays | None = None
         self.embeddings: torch.Tensor | None = None
@@ -122,8 +142,8 @@ class PointDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_arrays is not None:
             return
-        self.train_arrays = load_split(self.reader, "train").without_neutral()
-        self.val_arrays = load_split(self.reader, "val")
+        self.train_arrays = load_split(self.reader, "train", self.context).without_neutral()
+        self.val_arrays = load_split(self.reader, "val", self.context)
         if len(self.train_arrays) == 0 or len(self.val_arrays) == 0:
             raise ConfigError(
                 f"{self.h5_path}: training needs train and val points "
@@ -327,12 +347,13 @@ def fit(h5_path: str | Path, params: Mapping[str, Any]) -> tuple[PocketModule, p
     config = TrainingConfig.from_params(params)
     L.seed_everything(config.seed, workers=True)
     data = PointDataModule(h5_path, config.batch_size, config.num_workers, seed=config.seed)
-    data.setup("fit")
-    assert data.train_arrays is not None
     reader = data.reader
     model_config = ModelConfig.from_params(
         config.model, n_features=len(reader.feature_names), embedding_dim=reader.embedding_dim, k=reader.k
     )
+    data.context = context_spec(model_config)
+    data.setup("fit")
+    assert data.train_arrays is not None
     mean, std = data.feature_stats
     module = PocketModule(
         model_config=model_config.to_dict(),

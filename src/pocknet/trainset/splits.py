@@ -2,8 +2,11 @@
 
 * Structures of the datasets named as test (BU48) are ``test``; those named as
   external (COACH420, HOLO4K) are ``external``. Nothing is chosen on either.
-* The rest split into ``train`` / ``val`` **by PDB entry, never by chain**: all
-  chains and files of one entry land on the same side, drawn with a fixed seed.
+* The rest split into ``train`` / ``val`` **by group, never by chain**, drawn with a fixed
+  seed: ``group_by: entry`` keeps all chains and files of one PDB entry on one side;
+  ``group_by: sequence_cluster`` also keeps proteins with ≥ ``cluster_identity`` identical
+  chains together (single linkage; :mod:`pocknet.trainset.clusters`), which a redundant set
+  such as HOLO4K needs for an honest validation score.
 * Leakage: every train/val chain is aligned (global, BLOSUM62) to every test
   chain; identity = identical columns / (aligned columns + internal gaps), i.e.
   terminal overhangs do not dilute it. Pairs at or above the threshold are
@@ -29,8 +32,10 @@ __all__ = [
     "SplitConfig",
     "pdb_entry",
     "assign_splits",
+    "identity_aligner",
     "sequence_identity",
     "find_leaks",
+    "external_homologues",
     "apply_leaks",
     "split_counts",
 ]
@@ -48,6 +53,9 @@ class SplitConfig:
     leakage_identity: float = 0.3
     drop_leaks: bool = True
     min_chain_length: int = 20  # shorter chains (peptides) are not aligned
+    group_by: str = "entry"  # entry | sequence_cluster
+    cluster_identity: float = 0.3
+    cluster_method: str = "biopython"  # biopython | mmseqs | auto (pocknet.trainset.clusters)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None) -> "SplitConfig":
@@ -60,6 +68,8 @@ class SplitConfig:
         )
         if not 0.0 <= config.validation_fraction < 1.0:
             raise ConfigError(f"splits.validation_fraction must be in [0, 1), got {config.validation_fraction}")
+        if config.group_by not in ("entry", "sequence_cluster"):
+            raise ConfigError(f"splits.group_by must be entry or sequence_cluster, got {config.group_by!r}")
         return config
 
 
@@ -89,12 +99,16 @@ def _draw(key: str, seed: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def assign_splits(protein_ids: Sequence[str], config: SplitConfig) -> pd.DataFrame:
-    """One row per protein: ``protein, dataset, entry, split``.
+def assign_splits(
+    protein_ids: Sequence[str], config: SplitConfig, chains: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """One row per protein: ``protein, dataset, entry, [group,] split`` (group: sequence clusters only).
 
-    Train/val entries are ranked by a hash of (seed, entry); the lowest
-    ``ceil(fraction * entries)`` go to validation. The draw of an entry does not
-    depend on the other entries, so adding a dataset moves few entries.
+    Train/val groups (PDB entries, or sequence clusters with ``group_by: sequence_cluster``,
+    which needs ``chains``: ``protein, chain, sequence``) are ranked by a hash of (seed, group
+    key) and taken into validation in that order until it holds ``validation_fraction`` of the
+    train/val proteins. A group's draw does not depend on the others, so adding a dataset
+    moves few proteins.
     """
     rows = []
     for pid in protein_ids:
@@ -102,15 +116,37 @@ def assign_splits(protein_ids: Sequence[str], config: SplitConfig) -> pd.DataFra
         split = "test" if dataset in config.test_datasets else "external" if dataset in config.external_datasets else ""
         rows.append({"protein": pid, "dataset": dataset, "entry": pdb_entry(pid), "split": split})
     frame = pd.DataFrame(rows, columns=["protein", "dataset", "entry", "split"])
-    pool = sorted(set(frame.loc[frame["split"] == "", "entry"]))
-    n_val = int(np.ceil(config.validation_fraction * len(pool)))
-    val_entries = set(sorted(pool, key=lambda e: _draw(e, config.seed))[:n_val])
     open_rows = frame["split"] == ""
-    frame.loc[open_rows, "split"] = np.where(frame.loc[open_rows, "entry"].isin(val_entries), "val", "train")
-    return frame
+    if config.group_by == "sequence_cluster":
+        if chains is None:
+            raise ConfigError("splits.group_by sequence_cluster needs the proteins' chain sequences")
+        from pocknet.trainset.clusters import protein_groups
+
+        pool = frame[open_rows]
+        groups = protein_groups(chains, dict(zip(pool["protein"], pool["entry"])), config.cluster_identity,
+                                config.min_chain_length, config.cluster_method)  # fmt: skip
+        frame["group"] = frame["protein"].map(groups).fillna(frame["entry"])
+        sizes = frame[open_rows].groupby("group").size()
+        target = config.validation_fraction * int(open_rows.sum())
+        val_groups, taken = set(), 0
+        for group in sorted(sizes.index, key=lambda g: _draw(g, config.seed)):
+            if taken >= target:
+                break
+            val_groups.add(group)
+            taken += int(sizes[group])
+    else:  # by PDB entry: the lowest ceil(fraction * entries) draws go to validation
+        frame["group"] = frame["entry"]
+        pool_entries = sorted(set(frame.loc[open_rows, "entry"]))
+        n_val = int(np.ceil(config.validation_fraction * len(pool_entries)))
+        val_groups = set(sorted(pool_entries, key=lambda e: _draw(e, config.seed))[:n_val])
+    frame.loc[open_rows, "split"] = np.where(frame.loc[open_rows, "group"].isin(val_groups), "val", "train")
+    if config.group_by == "entry":  # the group is the entry column: the file keeps its old layout
+        return frame[["protein", "dataset", "entry", "split"]]
+    return frame[["protein", "dataset", "entry", "group", "split"]]
 
 
-def _aligner() -> Align.PairwiseAligner:
+def identity_aligner() -> Align.PairwiseAligner:
+    """Global BLOSUM62 aligner (gap open -10, extend -0.5) behind every identity in the project."""
     aligner = Align.PairwiseAligner()
     aligner.substitution_matrix = substitution_matrices.load("BLOSUM62")
     aligner.open_gap_score = -10.0
@@ -130,12 +166,39 @@ def sequence_identity(a: str, b: str, aligner: Align.PairwiseAligner | None = No
     """
     if not a or not b:
         return 0.0
-    aligner = aligner or _aligner()
+    aligner = aligner or identity_aligner()
     alphabet = aligner.substitution_matrix.alphabet
     a, b = _clean(a, alphabet), _clean(b, alphabet)
     counts = (aligner.align(a, b)[0]).counts()
     columns = counts.aligned + counts.internal_gaps
     return counts.identities / columns if columns else 0.0
+
+
+def _identity_hits(
+    queries: pd.DataFrame, targets: pd.DataFrame, threshold: float, desc: str, progress: Any = None
+) -> list[tuple[str, str, str, str, float]]:
+    """``(protein, chain, target_protein, target_chain, identity)`` for every pair ≥ ``threshold``."""
+    aligner = identity_aligner()
+    identity_cache: dict[tuple[str, str], float] = {}
+    rows = []
+    target_rows = list(targets[["protein", "chain", "sequence"]].itertuples(index=False))
+    items: Iterable = queries[["protein", "chain", "sequence"]].itertuples(index=False)
+    if progress is not None:
+        items = progress(items, total=len(queries), desc=desc, unit="chain")
+    for protein, chain, seq in items:
+        for t_protein, t_chain, t_seq in target_rows:
+            key = (seq, t_seq)
+            if key not in identity_cache:
+                identity_cache[key] = sequence_identity(seq, t_seq, aligner)
+            identity = identity_cache[key]
+            if identity >= threshold:
+                rows.append((protein, chain, t_protein, t_chain, round(identity, 4)))
+    return rows
+
+
+def _chains_by_split(chains: pd.DataFrame, splits: pd.DataFrame, config: SplitConfig) -> pd.DataFrame:
+    merged = chains.merge(splits[["protein", "split"]], on="protein")
+    return merged[merged["sequence"].str.len() >= config.min_chain_length]
 
 
 def find_leaks(
@@ -146,28 +209,31 @@ def find_leaks(
     ``chains`` has columns ``protein, chain, sequence``. Returns one row per
     leaking pair: ``protein, chain, test_protein, test_chain, identity``.
     """
-    merged = chains.merge(splits[["protein", "split"]], on="protein")
-    merged = merged[merged["sequence"].str.len() >= config.min_chain_length]
+    merged = _chains_by_split(chains, splits, config)
     test = merged[merged["split"] == "test"]
     train = merged[merged["split"].isin(["train", "val"])]
     columns = ["protein", "chain", "test_protein", "test_chain", "identity"]
     if test.empty or train.empty:
         return pd.DataFrame(columns=columns)
-    aligner = _aligner()
-    identity_cache: dict[tuple[str, str], float] = {}
-    rows = []
-    test_rows = list(test[["protein", "chain", "sequence"]].itertuples(index=False))
-    items: Iterable = train[["protein", "chain", "sequence"]].itertuples(index=False)
-    if progress is not None:
-        items = progress(items, total=len(train), desc="leakage check", unit="chain")
-    for protein, chain, seq in items:
-        for t_protein, t_chain, t_seq in test_rows:
-            key = (seq, t_seq)
-            if key not in identity_cache:
-                identity_cache[key] = sequence_identity(seq, t_seq, aligner)
-            identity = identity_cache[key]
-            if identity >= config.leakage_identity:
-                rows.append((protein, chain, t_protein, t_chain, round(identity, 4)))
+    return pd.DataFrame(_identity_hits(train, test, config.leakage_identity, "leakage check", progress), columns=columns)
+
+
+def external_homologues(
+    chains: pd.DataFrame, splits: pd.DataFrame, config: SplitConfig, progress: Any = None
+) -> pd.DataFrame:
+    """External-set chains (COACH420) ≥ ``leakage_identity`` identical to a train or validation chain.
+
+    Reported, never dropped: the external set is evaluated whole, and also on its "unseen"
+    subset, the structures with no row here (validation counts as seen: choices are made on
+    it). Columns ``protein, chain, train_protein, train_chain, identity``.
+    """
+    merged = _chains_by_split(chains, splits, config)
+    external = merged[merged["split"] == "external"]
+    seen = merged[merged["split"].isin(["train", "val"])]
+    columns = ["protein", "chain", "train_protein", "train_chain", "identity"]
+    if external.empty or seen.empty:
+        return pd.DataFrame(columns=columns)
+    rows = _identity_hits(external, seen, config.leakage_identity, "external homologues", progress)
     return pd.DataFrame(rows, columns=columns)
 
 

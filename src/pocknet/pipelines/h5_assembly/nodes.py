@@ -10,22 +10,36 @@ import pandas as pd
 from pocknet.featurize.features import ProteinFeatures
 from pocknet.trainset.h5store import H5Reader, validate
 from pocknet.progress import progress
-from pocknet.trainset.splits import SplitConfig, apply_leaks, assign_splits, find_leaks, split_counts
+from pocknet.trainset.splits import (
+    SplitConfig,
+    apply_leaks,
+    assign_splits,
+    external_homologues,
+    find_leaks,
+    split_counts,
+)
 from pocknet.trainset.assembly import TrainingSetPlan, plan_training_set, training_set_summary
 
 log = logging.getLogger(__name__)
 
 
-def make_splits(residue_chains: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split by PDB entry, then report (and by default drop) train/val chains leaking into test."""
+def make_splits(
+    residue_chains: pd.DataFrame, params: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Split (by entry or sequence cluster); report (and by default drop) train/val chains leaking
+    into test; report external chains with a train/val homologue (the external "unseen" subset)."""
     config = SplitConfig.from_params(params.get("splits"))
-    splits = assign_splits(sorted(set(residue_chains["protein"])), config)
+    splits = assign_splits(sorted(set(residue_chains["protein"])), config, chains=residue_chains)
     leaks = find_leaks(residue_chains, splits, config, progress=progress)
     if len(leaks):
         log.warning("%d train/val chain(s) >= %.0f%% identical to a test chain", len(leaks), 100 * config.leakage_identity)
     splits = apply_leaks(splits, leaks, config)
     log.info("splits: %s", split_counts(splits))
-    return splits, leaks
+    homologues = external_homologues(residue_chains, splits, config, progress=progress)
+    seen = homologues["protein"].nunique()
+    total = int((splits["split"] == "external").sum())
+    log.info("external structures with a train/val homologue: %d of %d (the rest are 'unseen')", seen, total)
+    return splits, leaks, homologues
 
 
 def plan_h5(

@@ -9,7 +9,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 make_splits,
                 inputs=["residue_chains", "params:h5_assembly"],
-                outputs=["splits", "leakage_report"],
+                outputs=["splits", "leakage_report", "external_homologues"],
                 name="make_splits",
             ),
             node(
