@@ -95,7 +95,8 @@ class ModelConfig:
         order): ``1`` gives the ``context_k`` nearest points (~3.7 Å for 16 on a typical surface),
         ``8`` spreads 16 context points over ~9 Å at an eighth of the cost.
     context_layers : int
-        Attention layers from the point to ``[itself + context points]``.
+        Attention layers from the point to its context points (plus a learned null token); the
+        point's own encoding passes through a residual connection.
     """
 
     n_features: int = 35

@@ -92,13 +92,15 @@ class ContextLayer(nn.Module):
         scale = 1.0 / math.sqrt(d)
         null_scores = (q[:, 0] * null_key).sum(-1) * scale  # [B, h]
         context_scores = (q * keys).sum(-1) * scale + bias  # [B, k, h]
-        scores = torch.cat([null_scores.unsqueeze(1), context_scores], dim=1)
-        weights = torch.softmax(scores, dim=1)  # [B, k+1, h]; the null token is always valid: no NaN
-        dropped = self.attn_dropout(weights).unsqueeze(-1)
-        context = dropped[:, 0] * null_value + (dropped[:, 1:] * values).sum(1)  # [B, h, d]
+        # Softmax over the last dimension (contiguous): [B, h, k+1], token 0 the null token.
+        scores = torch.cat([null_scores.unsqueeze(2), context_scores.transpose(1, 2)], dim=2)
+        weights = torch.softmax(scores, dim=-1)  # the null token is always valid: no NaN
+        dropped = self.attn_dropout(weights)
+        context_weights = dropped[:, :, 1:].transpose(1, 2).contiguous().unsqueeze(-1)  # [B, k, h, 1]
+        context = dropped[:, :, :1] * null_value + (context_weights * values).sum(1)  # [B, h, d]
         new_state = state + self.out_dropout(self.out(context.reshape(batch, self.dim)))
         if return_weights:
-            return new_state, weights.transpose(1, 2)
+            return new_state, weights
         return new_state
 
 

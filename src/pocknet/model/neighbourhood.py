@@ -108,13 +108,15 @@ class DistanceBias(nn.Module):
         if centres == 1:
             return self.proj(torch.relu(1.0 - d.unsqueeze(-1) / self.width))
         # A hat function is non-zero at two neighbouring centres only (weights 1 - f and f), so
-        # projecting the basis is interpolating the projection's rows: no [..., T, C] tensor.
+        # projecting the basis is interpolating the projection's rows: no [..., T, C] tensor, one
+        # gather of (row i + bias, row i+1 - row i) per distance.
         position = d / self.width
-        lower = position.floor().clamp(max=centres - 2)
-        f = (position - lower).unsqueeze(-1)
+        lower = position.floor().clamp_(max=centres - 2)
+        f = (position - lower).reshape(-1, 1)
         rows = self.proj.weight.t()  # [C, heads]
-        lower = lower.long()
-        return rows[lower] * (1.0 - f) + rows[lower + 1] * f + self.proj.bias
+        table = torch.cat([rows[:-1] + self.proj.bias, rows[1:] - rows[:-1]], dim=1)  # [C-1, 2·heads]
+        picked = table.index_select(0, lower.long().reshape(-1))
+        return torch.addcmul(picked[:, : self.heads], picked[:, self.heads :], f).view(*d.shape, self.heads)
 
 
 class NeighbourhoodAttention(nn.Module):

@@ -327,25 +327,37 @@ def k_nearest_points(
     if n_points == 0:
         return neighbours, distances
     tree = cKDTree(points[candidates])
-    m = min(k + 1, len(candidates))
-    step = max(1, int(max_rows) if max_rows is not None else _POINT_BUDGET // m)
     # cKDTree keeps only d < bound; the next float up keeps d == radius as documented.
     bound = float(np.nextafter(radius, np.inf))
-    for start in range(0, n_points, step):
-        rows = np.arange(start, min(start + step, n_points))
+    n_candidates = len(candidates)
+
+    def query(rows: np.ndarray, drop_self: bool) -> None:
+        # A candidate finds itself (distance 0), so it asks for one more and drops itself; the
+        # other points (all but 1 / stride of them) cannot, and ask for k.
+        m = min(k + 1 if drop_self else k, n_candidates)
         dist, j = tree.query(points[rows], k=m, distance_upper_bound=bound)
         dist = np.asarray(dist, dtype=np.float64).reshape(len(rows), m)
         j = np.asarray(j, dtype=np.int64).reshape(len(rows), m)
-        found = j < len(candidates)  # misses come back as index len(candidates), distance inf
-        index = np.where(found, candidates[np.minimum(j, len(candidates) - 1)], PAD_INDEX)
-        # Drop the point itself (at most once per row): columns after it shift left by one.
-        is_self = found & (index == rows[:, None])
-        cols = np.arange(min(k, m))
-        after_self = cols[None, :] >= np.where(is_self.any(axis=1), is_self.argmax(axis=1), m)[:, None]
-        shifted = cols[None, :] + after_self
-        take = np.minimum(shifted, m - 1)  # past the last column (fewer than k + 1 candidates): padding
-        keep = np.take_along_axis(found & ~is_self, take, axis=1) & (shifted < m)
-        width = take.shape[1]
-        neighbours[rows, :width] = np.where(keep, np.take_along_axis(index, take, axis=1), PAD_INDEX)
-        distances[rows, :width] = np.where(keep, np.take_along_axis(dist, take, axis=1), PAD_DISTANCE)
+        found = j < n_candidates  # misses come back as index n_candidates, distance inf
+        index = np.where(found, candidates[np.minimum(j, n_candidates - 1)], PAD_INDEX)
+        if drop_self:  # at most once per row: the columns after it shift left by one
+            is_self = found & (index == rows[:, None])
+            cols = np.arange(min(k, m))
+            after_self = cols[None, :] >= np.where(is_self.any(axis=1), is_self.argmax(axis=1), m)[:, None]
+            shifted = cols[None, :] + after_self
+            take = np.minimum(shifted, m - 1)  # past the last column (fewer than k + 1 candidates): padding
+            found = np.take_along_axis(found & ~is_self, take, axis=1) & (shifted < m)
+            index = np.take_along_axis(index, take, axis=1)
+            dist = np.take_along_axis(dist, take, axis=1)
+        width = index.shape[1]
+        neighbours[rows, :width] = np.where(found, index, PAD_INDEX)
+        distances[rows, :width] = np.where(found, dist, PAD_DISTANCE)
+
+    step = max(1, int(max_rows) if max_rows is not None else _POINT_BUDGET // (k + 1))
+    for start in range(0, n_points, step):
+        rows = np.arange(start, min(start + step, n_points))
+        own = rows % stride == 0
+        for subset, drop_self in ((rows[own], True), (rows[~own], False)):
+            if len(subset):
+                query(subset, drop_self)
     return neighbours, distances
