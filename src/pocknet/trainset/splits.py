@@ -47,7 +47,7 @@ SPLITS = ("train", "val", "test", "external")
 @dataclass(frozen=True)
 class SplitConfig:
     test_datasets: tuple[str, ...] = ("bu48",)
-    external_datasets: tuple[str, ...] = ("coach420", "holo4k")
+    external_datasets: tuple[str, ...] = ("coach420",)
     validation_fraction: float = 0.2
     seed: int = 42
     leakage_identity: float = 0.3
@@ -196,9 +196,17 @@ def _identity_hits(
     return rows
 
 
-def _chains_by_split(chains: pd.DataFrame, splits: pd.DataFrame, config: SplitConfig) -> pd.DataFrame:
+def _cross_split_hits(
+    chains: pd.DataFrame, splits: pd.DataFrame, config: SplitConfig, query_splits: tuple[str, ...],
+    target_splits: tuple[str, ...], columns: list[str], desc: str, progress: Any,
+) -> pd.DataFrame:
+    """Chains of ``query_splits`` ≥ ``leakage_identity`` identical to a chain of ``target_splits``."""
     merged = chains.merge(splits[["protein", "split"]], on="protein")
-    return merged[merged["sequence"].str.len() >= config.min_chain_length]
+    merged = merged[merged["sequence"].str.len() >= config.min_chain_length]
+    queries, targets = merged[merged["split"].isin(query_splits)], merged[merged["split"].isin(target_splits)]
+    if queries.empty or targets.empty:
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame(_identity_hits(queries, targets, config.leakage_identity, desc, progress), columns=columns)
 
 
 def find_leaks(
@@ -209,13 +217,8 @@ def find_leaks(
     ``chains`` has columns ``protein, chain, sequence``. Returns one row per
     leaking pair: ``protein, chain, test_protein, test_chain, identity``.
     """
-    merged = _chains_by_split(chains, splits, config)
-    test = merged[merged["split"] == "test"]
-    train = merged[merged["split"].isin(["train", "val"])]
     columns = ["protein", "chain", "test_protein", "test_chain", "identity"]
-    if test.empty or train.empty:
-        return pd.DataFrame(columns=columns)
-    return pd.DataFrame(_identity_hits(train, test, config.leakage_identity, "leakage check", progress), columns=columns)
+    return _cross_split_hits(chains, splits, config, ("train", "val"), ("test",), columns, "leakage check", progress)
 
 
 def external_homologues(
@@ -227,14 +230,9 @@ def external_homologues(
     subset, the structures with no row here (validation counts as seen: choices are made on
     it). Columns ``protein, chain, train_protein, train_chain, identity``.
     """
-    merged = _chains_by_split(chains, splits, config)
-    external = merged[merged["split"] == "external"]
-    seen = merged[merged["split"].isin(["train", "val"])]
     columns = ["protein", "chain", "train_protein", "train_chain", "identity"]
-    if external.empty or seen.empty:
-        return pd.DataFrame(columns=columns)
-    rows = _identity_hits(external, seen, config.leakage_identity, "external homologues", progress)
-    return pd.DataFrame(rows, columns=columns)
+    return _cross_split_hits(chains, splits, config, ("external",), ("train", "val"), columns,
+                             "external homologues", progress)  # fmt: skip
 
 
 def apply_leaks(splits: pd.DataFrame, leaks: pd.DataFrame, config: SplitConfig) -> pd.DataFrame:
