@@ -39,8 +39,9 @@ VARIANTS = {
 
 def train(variant: str, h5: Path, epochs: int, out: Path) -> dict:
     from pocknet.model.files import save_model
+    from pocknet.train.config import TrainingConfig
     from pocknet.train.training import export_model, fit, validation_report
-    from pocknet.trainset.h5store import H5Reader
+    from pocknet.trainset.h5reader import H5Reader
 
     params = yaml.safe_load(Path("params.yaml").read_text())["training"]
     params.update(
@@ -53,7 +54,7 @@ def train(variant: str, h5: Path, epochs: int, out: Path) -> dict:
     )
     params["model"] = {**params["model"], **VARIANTS[variant]}
     start = time.perf_counter()
-    module, history, data = fit(h5, params)
+    module, history, data = fit(h5, TrainingConfig.from_params(params))
     seconds = time.perf_counter() - start
     report = validation_report(module.model, data, params["threshold_criterion"])
     with H5Reader(h5) as reader:

@@ -30,7 +30,9 @@ from pocknet.embed.residue_chains import chains_table
 def prepare(datasets: Path, work: Path, esm: str) -> None:
     """Featurise p2rank-test into work/features and (tiny) embed its chains into work/cache."""
     # torch only here, so the assembly processes measure the assembly, not an idle torch import
-    from pocknet.embed.embeddings import EmbeddingCache, EmbeddingConfig, EsmEmbedder, embed_with_cache
+    from pocknet.embed.cache import EmbeddingCache, embed_with_cache
+    from pocknet.embed.config import EmbeddingConfig
+    from pocknet.embed.embedder import EsmEmbedder
     from pocknet.embed.esm_tiny import write_tiny_esm2_checkpoint
 
     features = []
@@ -52,7 +54,7 @@ def prepare(datasets: Path, work: Path, esm: str) -> None:
 
 def assemble(work: Path, repeats: int, esm: str) -> None:
     """Assemble `repeats` copies of the prepared set (child process)."""
-    from pocknet.trainset.assembly import plan_training_set, write_training_set
+    from pocknet.trainset.assembly import AssemblyConfig, plan_training_set, write_training_set
 
     files = sorted((work / "features").rglob("*.npz"))
     loaders, manifest_rows, split_rows = {}, [], []
@@ -66,8 +68,8 @@ def assemble(work: Path, repeats: int, esm: str) -> None:
                 manifest_rows.append({"protein": pid, "chain": chain.chain, "model": "esm2_t2_tiny" if esm == "tiny" else "none",
                                       "layer": 2 if esm == "tiny" else -1, "dim": 32 if esm == "tiny" else 0})
     plan = plan_training_set(
-        loaders, pd.DataFrame(split_rows), pd.DataFrame(manifest_rows),
-        cache_dir=work / "cache", k=16, neighbour_distance="ca", params={"benchmark": True},
+        loaders, pd.DataFrame(split_rows), pd.DataFrame(manifest_rows), AssemblyConfig(k=16, neighbour_distance="ca"),
+        cache_dir=work / "cache", params={"benchmark": True},
     )  # fmt: skip
     start = time.perf_counter()
     out = work / f"train_{repeats}x.h5"

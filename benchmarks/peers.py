@@ -235,7 +235,7 @@ def main() -> None:
     args.cache.mkdir(parents=True, exist_ok=True)
     pocknet_runner: PockNetRunner | None = None
 
-    from pocknet.metrics import evaluate_proteins
+    from pocknet.metrics.pockets import evaluate_proteins
 
     rows: list[dict[str, Any]] = []
     failures: list[tuple[str, str, str, str]] = []

@@ -24,7 +24,7 @@ if hasattr(os, "sched_setaffinity"):
 import torch
 
 from pocknet.structure.datasets import scan_folder
-from pocknet.predict.outputs import write_outputs
+from pocknet.predict.writers import write_outputs
 from pocknet.predict.predictor import Predictor
 
 torch.set_num_threads(1)

@@ -8,7 +8,8 @@ from scipy.spatial.transform import Rotation
 
 from pocknet.evaluate.apo import kabsch, match_residues, transfer_ligands
 from pocknet.errors import PockNetError
-from pocknet.structure.reader import Residues, load_structure
+from pocknet.structure.reader import load_structure
+from pocknet.structure.records import Residues
 
 
 def random_rigid(seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -5,25 +5,37 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pocknet.featurize import atom_properties as ap
+from pocknet.featurize.atom_properties import atom_property_matrix
+from pocknet.featurize.descriptor_columns import (
+    ATOM_TABLE_COLUMNS,
+    DESCRIPTOR_NAMES,
+    PLAIN_COUNT_COLUMNS,
+    PLAIN_COUNT_INDEX,
+    POINT_COLUMNS,
+    POINT_INDEX,
+    RESIDUE_TABLE_COLUMNS,
+    VOLSITE_FLAGS,
+)
+from pocknet.featurize.property_tables import residue_table
+from pocknet.featurize.radii import vdw_radii
 
 N_COLS = 35
 
 
 def _row(res: str, atom: str, element: str, bfactor: float = 0.0, **kw) -> dict[str, float]:
-    m = ap.atom_property_matrix(
+    m = atom_property_matrix(
         np.array([res]), np.array([atom]), np.array([element]), np.array([bfactor]), **kw
     )
-    return dict(zip(ap.DESCRIPTOR_NAMES, m[0].tolist()))
+    return dict(zip(DESCRIPTOR_NAMES, m[0].tolist()))
 
 
 def test_names_and_column_classes():
-    assert len(ap.DESCRIPTOR_NAMES) == N_COLS
-    assert ap.DESCRIPTOR_NAMES[0] == "chem.hydrophobic"
-    assert ap.DESCRIPTOR_NAMES[2] == "chem.hydrophatyIndex"
-    assert ap.DESCRIPTOR_NAMES[17] == "chem.atoms"
-    assert ap.DESCRIPTOR_NAMES[23] == "chem.hAcceptorAtoms"
-    assert ap.DESCRIPTOR_NAMES[24:30] == (
+    assert len(DESCRIPTOR_NAMES) == N_COLS
+    assert DESCRIPTOR_NAMES[0] == "chem.hydrophobic"
+    assert DESCRIPTOR_NAMES[2] == "chem.hydrophatyIndex"
+    assert DESCRIPTOR_NAMES[17] == "chem.atoms"
+    assert DESCRIPTOR_NAMES[23] == "chem.hAcceptorAtoms"
+    assert DESCRIPTOR_NAMES[24:30] == (
         "volsite.vsAromatic",
         "volsite.vsCation",
         "volsite.vsAnion",
@@ -31,30 +43,26 @@ def test_names_and_column_classes():
         "volsite.vsAcceptor",
         "volsite.vsDonor",
     )
-    assert ap.DESCRIPTOR_NAMES[30:] == (
+    assert DESCRIPTOR_NAMES[30:] == (
         "protrusion.protrusion",
         "bfactor.bfactor",
         "atom_table.apRawValids",
         "atom_table.apRawInvalids",
         "atom_table.atomicHydrophobicity",
     )
-    assert ap.ATOM_FEATURE_NAMES == tuple(n for n in ap.DESCRIPTOR_NAMES if n != "protrusion.protrusion")
-    assert ap.PLAIN_COUNT_COLUMNS == ("chem.atoms",)
-    assert ap.POINT_COLUMNS == ("protrusion.protrusion",)
-    # the three classes partition the 35 columns
-    idx = sorted(ap.WEIGHTED_INDEX + ap.PLAIN_COUNT_INDEX + ap.POINT_INDEX)
-    assert idx == list(range(N_COLS))
-    assert len(ap.WEIGHTED_COLUMNS) == 33
+    assert PLAIN_COUNT_COLUMNS == ("chem.atoms",)
+    assert POINT_COLUMNS == ("protrusion.protrusion",)
+    assert PLAIN_COUNT_INDEX == (17,) and POINT_INDEX == (30,)
 
 
 def test_shape_dtype_and_constant_columns():
     res = np.array(["ALA", "GLY", "XYZ"])
     atoms = np.array(["CA", "N", "C1"])
     els = np.array(["C", "N", "C"])
-    m = ap.atom_property_matrix(res, atoms, els, np.array([10.0, 20.0, 30.0]))
+    m = atom_property_matrix(res, atoms, els, np.array([10.0, 20.0, 30.0]))
     assert m.shape == (3, N_COLS)
     assert m.dtype == np.float32
-    col = ap.DESCRIPTOR_NAMES.index
+    col = DESCRIPTOR_NAMES.index
     np.testing.assert_array_equal(m[:, col("chem.atoms")], 1.0)
     np.testing.assert_array_equal(m[:, col("chem.atomDensity")], 1.0)
     np.testing.assert_array_equal(m[:, col("protrusion.protrusion")], 0.0)
@@ -63,7 +71,7 @@ def test_shape_dtype_and_constant_columns():
 
 def test_empty_input():
     e = np.array([], dtype=str)
-    m = ap.atom_property_matrix(e, e, e, np.array([]))
+    m = atom_property_matrix(e, e, e, np.array([]))
     assert m.shape == (0, N_COLS) and m.dtype == np.float32
 
 
@@ -118,9 +126,9 @@ def test_residue_table_values():
 
 
 def test_residue_table_is_complete():
-    table = ap.residue_table()
+    table = residue_table()
     assert len(table) == 20
-    assert all(len(v) == len(ap.RESIDUE_TABLE_COLUMNS) for v in table.values())
+    assert all(len(v) == len(RESIDUE_TABLE_COLUMNS) for v in table.values())
 
 
 def test_backbone_volsite_and_no_chem_donor():
@@ -155,9 +163,9 @@ def test_atom_table_default_is_squared_like_p2rank():
 
 def test_unknown_residue_zero_tables_but_flags_kept():
     r = _row("UNK", "CA", "C", 7.5)
-    for name in ap.RESIDUE_TABLE_COLUMNS:
+    for name in RESIDUE_TABLE_COLUMNS:
         assert r[f"chem.{name}"] == 0.0
-    for name in ap.ATOM_TABLE_COLUMNS:
+    for name in ATOM_TABLE_COLUMNS:
         assert r[f"atom_table.{name}"] == 0.0
     assert r["chem.hDonorAtoms"] == 0.0 and r["chem.hAcceptorAtoms"] == 0.0
     assert r["chem.atomC"] == 1.0
@@ -170,7 +178,7 @@ def test_unknown_atom_name_in_known_residue():
     r = _row("LYS", "XX1", "C", atom_table_pow=1.0)
     assert r["chem.basic"] == 2.0  # residue-level values still apply
     assert r["atom_table.apRawValids"] == 0.0
-    assert all(r[f"volsite.vs{f[0].upper()}{f[1:]}"] == 0.0 for f in ap.VOLSITE_FLAGS)
+    assert all(r[f"volsite.vs{f[0].upper()}{f[1:]}"] == 0.0 for f in VOLSITE_FLAGS)
 
 
 def test_mse_is_treated_as_met():
@@ -193,26 +201,24 @@ def test_vectorised_matches_single_rows():
     atoms = np.array(["NZ", "OD1", "CZ", "CB", "CA", "NZ", "OD2"])
     els = np.array(["N", "O", "C", "C", "C", "N", "O"])
     bf = np.arange(7, dtype=np.float32)
-    m = ap.atom_property_matrix(res, atoms, els, bf)
+    m = atom_property_matrix(res, atoms, els, bf)
     for i in range(len(res)):
-        single = ap.atom_property_matrix(res[i : i + 1], atoms[i : i + 1], els[i : i + 1], bf[i : i + 1])
+        single = atom_property_matrix(res[i : i + 1], atoms[i : i + 1], els[i : i + 1], bf[i : i + 1])
         np.testing.assert_array_equal(m[i], single[0])
 
 
 def test_no_bfactors_gives_zero_column():
-    m = ap.atom_property_matrix(np.array(["ALA"]), np.array(["CA"]), np.array(["C"]), None)
-    assert m[0, ap.DESCRIPTOR_NAMES.index("bfactor.bfactor")] == 0.0
+    m = atom_property_matrix(np.array(["ALA"]), np.array(["CA"]), np.array(["C"]), None)
+    assert m[0, DESCRIPTOR_NAMES.index("bfactor.bfactor")] == 0.0
 
 
 def test_length_mismatch_raises():
     with pytest.raises(ValueError):
-        ap.atom_property_matrix(np.array(["ALA", "GLY"]), np.array(["CA"]), np.array(["C"]), None)
+        atom_property_matrix(np.array(["ALA", "GLY"]), np.array(["CA"]), np.array(["C"]), None)
     with pytest.raises(ValueError):
-        ap.atom_property_matrix(np.array(["ALA"]), np.array(["CA"]), np.array(["C"]), np.zeros(2))
+        atom_property_matrix(np.array(["ALA"]), np.array(["CA"]), np.array(["C"]), np.zeros(2))
 
 
-def test_vdw_radii_and_weight():
-    r = ap.vdw_radii(np.array(["C", "N", "O", "S", "SE", "X"]), np.array(["CA", "N", "O", "SG", "SE", "NZ"]))
+def test_vdw_radii():
+    r = vdw_radii(np.array(["C", "N", "O", "S", "SE", "X"]), np.array(["CA", "N", "O", "SG", "SE", "NZ"]))
     np.testing.assert_allclose(r, [1.70, 1.60, 1.55, 1.80, 1.90, 1.60])
-    np.testing.assert_allclose(ap.inv_weight(np.array([0.0, 3.0, 6.0])), [1.0, 0.5, 0.0])
-    assert ap.EXPOSED_ATOM_CUTOFF == pytest.approx(4.1)

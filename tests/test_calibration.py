@@ -10,18 +10,22 @@ from sklearn.isotonic import IsotonicRegression
 
 from pocknet.predict.calibration import (
     LEVELS,
-    PROBABILITY_EPS,
-    apply_calibrator,
     binding_residues,
     calibration_note,
-    calibrator_function,
     calibrators,
+    fit_levels,
+    pocket_hits,
+)
+from pocknet.predict.calibration_maps import (
+    PROBABILITY_EPS,
+    apply_calibrator,
+    calibrator_function,
+    fit_calibrator,
+)
+from pocknet.predict.calibration_metrics import (
     cross_fitted_probabilities,
     expected_calibration_error,
-    fit_calibrator,
-    fit_levels,
     pocket_calibration_metrics,
-    pocket_hits,
     reliability_table,
 )
 from pocknet.errors import ConfigError

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pocknet.featurize.descriptors import DESCRIPTOR_NAMES, DescriptorConfig, exposed_atoms, point_descriptors
-from pocknet.structure.reader import ProteinAtoms
+from pocknet.structure.records import ProteinAtoms
 
 
 def _atoms() -> tuple[ProteinAtoms, np.ndarray]:

@@ -21,9 +21,11 @@ import pytest
 import yaml
 from project_copy import QUIET_ENV, copy_project, git_commit_all, run, tool_env, use_small_sets
 
-from pocknet.embed.embeddings import EmbeddingConfig, EsmEmbedder
+from pocknet.embed.config import EmbeddingConfig
+from pocknet.embed.embedder import EsmEmbedder
 from pocknet.featurize.feature_files import load_features
-from pocknet.trainset.h5store import H5Reader, validate
+from pocknet.trainset.h5reader import H5Reader
+from pocknet.trainset.h5validate import validate
 from pocknet.trainset.neighbours import nearest_residues
 from pocknet.embed.residue_chains import protein_residue_embeddings
 
@@ -67,7 +69,7 @@ def test_repro_with_esm_none(clean_copy):
     validate(clean_copy / "data" / "04_h5" / "training_set.h5")
 
 
-def test_repro_all_seven_stages(clean_copy):
+def test_repro_all_stages(clean_copy):
     _run(["dvc", "repro"], clean_copy)
     models = clean_copy / "data" / "05_models"
     assert sorted(p.name for p in (models / "checkpoints").glob("*.ckpt")) == ["epoch=000.ckpt", "epoch=001.ckpt"]
@@ -95,12 +97,14 @@ REFERENCE_LOCK = Path(__file__).parent / "data" / "small_study_outputs.yaml"
 
 
 def test_clean_copy_reproduces_the_committed_outputs(clean_copy):
-    """Every output and metric of all seven stages from a clean copy equals the committed reference (CPU).
+    """Every output and metric of all eight stages from a clean copy equals the committed reference (CPU).
 
     The reference holds the output hashes of this CI-sized study as committed; a clean
     clone must compute them bit for bit (pinned versions, pinned CPU numerics). A change
-    that alters outputs on purpose refreshes it: POCKNET_UPDATE_REFERENCE=1 pytest -k committed_outputs
+    that alters outputs on purpose refreshes it: POCKNET_UPDATE_REFERENCE=1 pytest tests/test_dvc_repro.py
+    (the whole file: the study runs in test_repro_all_stages)
     """
+    assert (clean_copy / "data" / "07_reporting" / "metrics.json").is_file(), "run the whole file: the study runs first"
     got = {f"{stage} {path}": md5 for (stage, path), md5 in sorted(_locked_hashes(clean_copy).items())}
     assert len(got) >= 20
     if os.environ.get("POCKNET_UPDATE_REFERENCE") == "1":
@@ -173,8 +177,7 @@ def test_repro_with_tiny_esm2(clean_copy):
     validate(h5)
     with H5Reader(h5) as reader:
         assert reader.attrs["embedding_model"] == "esm2_t2_tiny" and reader.embedding_dim == 32
-        batch = reader.batch([0, reader.n_points // 2, reader.n_points - 1])
-        assert batch["neighbour_embedding"].shape == (3, reader.k, 32)
+        assert reader.residue_embeddings().shape == (reader.n_residues, 32)
     _check_embedding_rows(clean_copy, h5, model)
     cached = list((clean_copy / "data" / "03_embeddings" / "cache" / "esm2_t2_tiny").rglob("*.npy"))
     assert len(cached) > 0
@@ -189,14 +192,16 @@ def _check_embedding_rows(root: Path, h5: Path, model: Path) -> None:
     rng = np.random.default_rng(0)
     with H5Reader(h5) as reader:
         table = reader.proteins()
+        embeddings = reader.residue_embeddings().astype(np.float32)  # the table training gathers from
         for p in rng.choice(reader.n_proteins, size=3, replace=False):
             features = load_features(root / "data" / "02_features" / "proteins" / f"{table['id'][p]}.npz")
             per_residue = protein_residue_embeddings(features, lambda seq: embedder.embed([seq])[0])
             start, stop = table["point_offset"][p], table["point_offset"][p + 1]
             rows = np.sort(rng.choice(np.arange(start, stop), size=20, replace=False))
-            batch = reader.batch(rows)
             local = rows - start
-            np.testing.assert_allclose(batch["centre_embedding"], per_residue[features.point_residue[local]], atol=2e-2, rtol=1e-2)
+            centre = reader.point_slice("residue", start, stop)[local]
+            stored = reader.point_slice("neighbours", start, stop)[local]
+            np.testing.assert_allclose(embeddings[centre], per_residue[features.point_residue[local]], atol=2e-2, rtol=1e-2)
             neighbours, _ = nearest_residues(features, reader.k, reader.attrs["neighbour_distance"])
-            np.testing.assert_array_equal(batch["neighbours"] - table["residue_offset"][p], neighbours[local])
-            np.testing.assert_allclose(batch["neighbour_embedding"], per_residue[neighbours[local]], atol=2e-2, rtol=1e-2)
+            np.testing.assert_array_equal(stored - table["residue_offset"][p], neighbours[local])
+            np.testing.assert_allclose(embeddings[stored], per_residue[neighbours[local]], atol=2e-2, rtol=1e-2)

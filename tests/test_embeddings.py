@@ -19,19 +19,10 @@ import pytest
 torch = pytest.importorskip("torch")
 esm = pytest.importorskip("esm")
 
-from pocknet.embed.embeddings import (  # noqa: E402
-    MODEL_URL,
-    EmbeddingCache,
-    EmbeddingConfig,
-    EsmEmbedder,
-    embed_with_cache,
-    esm2_model_names,
-    load_esm2,
-    prune_cache,
-    resolve_model_path,
-    sequence_key,
-    window_spans,
-)
+from pocknet.embed.cache import EmbeddingCache, embed_with_cache, prune_cache, sequence_key  # noqa: E402
+from pocknet.embed.checkpoint import MODEL_URL, esm2_model_names, load_esm2, resolve_model_path  # noqa: E402
+from pocknet.embed.config import EmbeddingConfig  # noqa: E402
+from pocknet.embed.embedder import EsmEmbedder, window_spans  # noqa: E402
 from pocknet.errors import ConfigError  # noqa: E402
 from pocknet.embed.esm_tiny import write_tiny_esm2_checkpoint  # noqa: E402
 
@@ -53,6 +44,11 @@ def _config(path: Path, **kwargs) -> EmbeddingConfig:
 @pytest.fixture(scope="module")
 def embedder(checkpoint: Path) -> EsmEmbedder:
     return EsmEmbedder(_config(checkpoint))
+
+
+def _whole(emb: EsmEmbedder, sequences: list[str]) -> list[np.ndarray]:
+    """Reference: each sequence whole in one padded batch (no windows, no budget)."""
+    return emb._forward_tokens([emb._encode(s) for s in sequences])
 
 
 @pytest.fixture
@@ -265,7 +261,7 @@ def test_window_spans_edge_cases() -> None:
 
 
 def test_short_chain_windowed_equals_unwindowed(embedder: EsmEmbedder) -> None:
-    whole = embedder._forward([SEQ])[0]
+    whole = _whole(embedder, [SEQ])[0]
     windowed = embedder._embed_windowed([SEQ], window=len(SEQ) + 5, overlap=3, token_budget=10_000)[0]
     np.testing.assert_array_equal(windowed, whole)
 
@@ -274,7 +270,7 @@ def test_long_chain_overlap_is_mean_of_windows(embedder: EsmEmbedder) -> None:
     chain = SEQ[:40]
     out = embedder._embed_windowed([chain], window=16, overlap=4, token_budget=1_000)[0]
     assert out.shape == (40, DIM) and out.dtype == np.float32 and np.isfinite(out).all()
-    w0, w1, w2 = (embedder._forward([chain[a:b]])[0] for a, b in [(0, 16), (12, 28), (24, 40)])
+    w0, w1, w2 = (_whole(embedder, [chain[a:b]])[0] for a, b in [(0, 16), (12, 28), (24, 40)])
     tol = dict(rtol=0, atol=1e-5)  # windows ran padded in one batch
     np.testing.assert_allclose(out[:12], w0[:12], **tol)
     np.testing.assert_allclose(out[12:16], (w0[12:16] + w1[:4]) / 2, **tol)
@@ -309,11 +305,11 @@ def test_cache_paths_and_bytes(embedder: EsmEmbedder, tmp_path: Path) -> None:
     assert key == hashlib.sha256(f"{NAME}|{LAYERS}|{SEQ}".encode()).hexdigest()
     expected = tmp_path / NAME / f"layer{LAYERS}" / key[:2] / f"{key}.npy"
     assert cache.path_for(SEQ) == expected
-    assert SEQ not in cache and cache.get(SEQ) is None
+    assert cache.get(SEQ) is None
 
     array = embedder.embed([SEQ])[0]
     assert cache.put(SEQ, array) == expected
-    assert SEQ in cache and expected.is_file()
+    assert expected.is_file()
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     assert expected.read_bytes() == buffer.getvalue()
@@ -352,7 +348,7 @@ def test_embed_with_cache_computes_only_missing(embedder: EsmEmbedder, tmp_path:
     assert sum(calls) == 3  # three unique sequences, one window each
     assert [a.shape[0] for a in first] == [len(s) for s in seqs]
     for s, a in zip(seqs, first):  # computed in one padded batch
-        np.testing.assert_allclose(a, embedder._forward([s])[0], rtol=0, atol=1e-5)
+        np.testing.assert_allclose(a, _whole(embedder, [s])[0], rtol=0, atol=1e-5)
     calls.clear()
 
     second = embed_with_cache(seqs, embedder, cache)
@@ -386,4 +382,4 @@ def test_config_from_params() -> None:
 def test_none_config() -> None:
     assert EmbeddingConfig(model="none").is_none
     assert EmbeddingConfig(model=" None ").is_none
-    assert not EmbeddingConfig().is_none
+    assert EmbeddingConfig().is_none  # params.yaml's default: `dvc repro` runs anywhere

@@ -6,10 +6,13 @@ import h5py
 import numpy as np
 import pytest
 
-from pocknet.trainset import h5store
 from pocknet.errors import PockNetError
 from pocknet.featurize.features import FeaturizeConfig, featurize_file
-from pocknet.trainset.h5store import H5FormatError, H5Reader, H5Writer, validate
+from pocknet.trainset import h5validate
+from pocknet.trainset.h5reader import H5Reader
+from pocknet.trainset.h5schema import H5FormatError
+from pocknet.trainset.h5validate import validate
+from pocknet.trainset.h5writer import H5Writer
 from pocknet.trainset.neighbours import nearest_residues
 
 K = 8
@@ -112,75 +115,46 @@ def test_residue_and_neighbour_rows_reach_the_right_embeddings(h5file, proteins)
     offsets = reader.proteins()["point_offset"]
     rng = np.random.default_rng(0)
     idx = rng.integers(0, reader.n_points, 500)
-    batch = reader.batch(idx)
     protein = np.searchsorted(offsets, idx, side="right") - 1
     local = idx - offsets[protein]
     want_centre = np.array([proteins[p][0].point_residue[i] for p, i in zip(protein, local)])
     want_neighbours = np.stack([proteins[p][1][i] for p, i in zip(protein, local)])
-    with h5py.File(h5file, "r") as h5:
-        table = h5["residues/embedding"][:].astype(np.float32)
-    # straight from the stored indices into the residue table ...
-    got_p, got_r = decode(table[batch["residue"]])
+    # the reads training does: point columns by slice, the embedding table whole
+    residue = reader.point_slice("residue", 0, reader.n_points)[idx]
+    neighbours = reader.point_slice("neighbours", 0, reader.n_points)[idx]
+    table = reader.residue_embeddings()
+    assert table.dtype == np.float16 and table.shape == (reader.n_residues, DIM)
+    table = table.astype(np.float32)
+    got_p, got_r = decode(table[residue])
     np.testing.assert_array_equal(got_p, protein)
     np.testing.assert_array_equal(got_r, want_centre)
-    got_p, got_r = decode(table[batch["neighbours"]])
+    got_p, got_r = decode(table[neighbours])
     np.testing.assert_array_equal(got_p, np.broadcast_to(protein[:, None], got_p.shape))
     np.testing.assert_array_equal(got_r, want_neighbours)
-    # ... and through batch()'s own gathering
-    got_p, got_r = decode(batch["centre_embedding"])
-    np.testing.assert_array_equal(got_p, protein)
-    np.testing.assert_array_equal(got_r, want_centre)
-    got_p, got_r = decode(batch["neighbour_embedding"])
-    np.testing.assert_array_equal(got_r, want_neighbours)
-    np.testing.assert_array_equal(batch["centre_embedding"], table[batch["residue"]])
-    assert (
-        batch["neighbour_embedding"].shape == (500, K, DIM)
-        and batch["neighbour_embedding"].dtype == np.float32
-    )
-    # other columns follow the (unsorted, repeating) request order
-    want_tab = np.stack([proteins[p][0].descriptors[i] for p, i in zip(protein, local)])
-    np.testing.assert_array_equal(batch["tabular"], want_tab)
-    np.testing.assert_array_equal(batch["label"], [proteins[p][0].labels[i] for p, i in zip(protein, local)])
-    np.testing.assert_array_equal(
-        batch["neighbour_dist"], np.stack([proteins[p][2][i] for p, i in zip(protein, local)])
-    )
 
 
-def test_padding_is_zero_embedding(tmp_path, proteins):
+def test_padding_is_stored_as_pairs_at_the_end(tmp_path, proteins):
     f, n, d = proteins[0]
     n, d = n.copy(), d.copy()
     n[:5, -3:], d[:5, -3:] = -1, -1.0  # as if the protein had too few residues
     path = write(tmp_path / "pad.h5", [(f, n, d)])
     validate(path)
-    batch = H5Reader(path).batch(np.arange(6))
-    assert (batch["neighbours"][:5, -3:] == -1).all() and (batch["neighbours"][5] >= 0).all()
-    assert (batch["neighbour_embedding"][:5, -3:] == 0).all()
-    _, got_r = decode(batch["neighbour_embedding"][:5, :-3])
-    np.testing.assert_array_equal(got_r, n[:5, :-3])
-
-
-def test_split_indices(h5file, proteins):
-    reader = H5Reader(h5file)
-    offsets = np.cumsum([0] + [len(f.points) for f, _, _ in proteins])
-    np.testing.assert_array_equal(reader.split_indices("val"), np.arange(offsets[1], offsets[2]))
-    train = reader.split_indices("train")
-    assert train.dtype == np.int64
-    np.testing.assert_array_equal(
-        train, np.r_[np.arange(offsets[0], offsets[1]), np.arange(offsets[2], offsets[3])]
-    )
-    assert reader.split_indices("test").size == 0
+    reader = H5Reader(path)
+    neighbours = reader.point_slice("neighbours", 0, 6)
+    dist = reader.point_slice("neighbour_dist", 0, 6)
+    assert (neighbours[:5, -3:] == -1).all() and (neighbours[5] >= 0).all()
+    assert (dist[:5, -3:] == -1.0).all() and (dist[:5, :-3] >= 0).all()
+    np.testing.assert_array_equal(neighbours[:5, :-3], n[:5, :-3])  # one protein: global rows == local
 
 
 def test_reader_pickles_and_reopens(h5file):
     reader = H5Reader(h5file)
-    before = reader.batch(np.array([3, 1, 4000]))
+    before = reader.point_slice("tabular", 3990, 4010)  # across a chunk boundary
     clone = pickle.loads(pickle.dumps(reader))
     assert clone._h5 is None
-    after = clone.batch(np.array([3, 1, 4000]))
-    for key in before:
-        np.testing.assert_array_equal(before[key], after[key])
+    np.testing.assert_array_equal(clone.point_slice("tabular", 3990, 4010), before)
     reader._pid = -1  # as seen from a forked worker: the handle is reopened
-    np.testing.assert_array_equal(reader.batch([3])["tabular"], before["tabular"][:1])
+    np.testing.assert_array_equal(reader.point_slice("tabular", 3993, 3994), before[3:4])
     reader.close()
     clone.close()
 
@@ -191,7 +165,7 @@ def test_output_is_byte_reproducible(tmp_path, proteins, h5file):
 
 
 def test_validate_lists_every_violation(tmp_path, h5file, monkeypatch):
-    monkeypatch.setattr(h5store, "_VALIDATE_ROWS", 500)  # many chunks: row numbers must still be global
+    monkeypatch.setattr(h5validate, "_VALIDATE_ROWS", 500)  # many chunks: row numbers must still be global
     bad = tmp_path / "bad.h5"
     shutil.copy(h5file, bad)
     with h5py.File(bad, "r+") as h5:
@@ -264,8 +238,7 @@ def test_embedding_free_file(tmp_path, proteins):
     validate(path)
     reader = H5Reader(path)
     assert reader.embedding_dim == 0 and reader.attrs["embedding_model"] == "none"
-    batch = reader.batch(np.array([0, 5000, 2]))
-    assert set(batch) == {"tabular", "label", "residue", "neighbours", "neighbour_dist"}
+    assert reader.point_slice("neighbours", 4990, 5010).shape == (20, K)
     with h5py.File(path, "r") as h5:
         assert "embedding" not in h5["residues"]
 

@@ -17,14 +17,15 @@ from project_copy import copy_project, run, tool_env
 
 pytestmark = pytest.mark.slow
 
-PIPELINES = {"data_engineering", "embedding", "h5_assembly", "training", "swa", "inference", "reporting"}
+PIPELINES = {"data_engineering", "embedding", "h5_assembly", "training", "swa", "finalize", "inference", "reporting"}
 # dataset -> a pipeline that must contain it
 DATASETS = {
     "protein_features": "data_engineering",
     "residue_chains": "embedding",
     "training_set": "h5_assembly",
     "trained_model": "training",
-    "final_model": "swa",
+    "swa_model": "swa",
+    "final_model": "finalize",
     "predictions": "inference",
     "evaluation_metrics": "reporting",
 }

@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from pocknet.errors import ConfigError
-from pocknet.metrics import best_threshold, f1, iou, point_metrics, pr_auc, precision_recall_at, roc_auc
+from pocknet.metrics.points import best_threshold, point_metrics, pr_auc
 
 # Six points, sorted by score:   0.9  0.8  0.7  0.6  0.4  0.2
 #                       label:    1    0    1    0    1    0      (P = 3, N = 3)
@@ -22,18 +22,20 @@ SCORES = np.array([0.9, 0.8, 0.7, 0.6, 0.4, 0.2])
 
 def test_hand_example():
     assert pr_auc(LABELS, SCORES) == pytest.approx(34 / 45)
-    assert roc_auc(LABELS, SCORES) == pytest.approx(2 / 3)
-    assert iou(LABELS, SCORES, 0.5) == pytest.approx(2 / 5)
-    assert f1(LABELS, SCORES, 0.5) == pytest.approx(4 / 7)
-    assert precision_recall_at(LABELS, SCORES, 0.5) == pytest.approx((1 / 2, 2 / 3))
+    m = point_metrics(LABELS, SCORES, 0.5)
+    assert m["pr_auc"] == pr_auc(LABELS, SCORES)
+    assert m["roc_auc"] == pytest.approx(2 / 3)
+    assert m["iou"] == pytest.approx(2 / 5)
+    assert m["f1"] == pytest.approx(4 / 7)
+    assert (m["precision"], m["recall"]) == pytest.approx((1 / 2, 2 / 3))
     assert best_threshold(LABELS, SCORES, "iou") == pytest.approx((0.4, 0.6))
     assert best_threshold(LABELS, SCORES, "f1") == pytest.approx((0.4, 0.75))
 
 
 def test_threshold_is_inclusive():
     # a score equal to the threshold is predicted positive
-    assert iou(LABELS, SCORES, 0.4) == pytest.approx(3 / 5)
-    assert iou(LABELS, SCORES, 0.4000001) == pytest.approx(2 / 5)
+    assert point_metrics(LABELS, SCORES, 0.4)["iou"] == pytest.approx(3 / 5)
+    assert point_metrics(LABELS, SCORES, 0.4000001)["iou"] == pytest.approx(2 / 5)
 
 
 def test_against_sklearn_random():
@@ -41,7 +43,7 @@ def test_against_sklearn_random():
     labels = (rng.random(500) < 0.1).astype(int)
     scores = np.round(rng.random(500) * 0.5 + 0.4 * labels, 2)  # ties on purpose
     assert pr_auc(labels, scores) == pytest.approx(average_precision_score(labels, scores))
-    assert roc_auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores))
+    assert point_metrics(labels, scores, 0.5)["roc_auc"] == pytest.approx(roc_auc_score(labels, scores))
 
 
 def test_neutral_points_change_nothing():
@@ -51,10 +53,7 @@ def test_neutral_points_change_nothing():
         order = rng.permutation(len(labels))
         lab, sc = labels[order], scores[order]
         assert pr_auc(lab, sc) == pr_auc(LABELS, SCORES)
-        assert roc_auc(lab, sc) == roc_auc(LABELS, SCORES)
-        assert iou(lab, sc, 0.5) == iou(LABELS, SCORES, 0.5)
-        assert f1(lab, sc, 0.5) == f1(LABELS, SCORES, 0.5)
-        assert precision_recall_at(lab, sc, 0.5) == precision_recall_at(LABELS, SCORES, 0.5)
+        assert point_metrics(lab, sc, 0.5) == point_metrics(LABELS, SCORES, 0.5)
         for criterion in ("iou", "f1"):
             assert best_threshold(lab, sc, criterion) == best_threshold(LABELS, SCORES, criterion)
         protein = np.zeros(len(lab), dtype=int)
@@ -67,16 +66,13 @@ def test_nan_cases():
     s = np.array([0.2, 0.7, 0.9])
     for lab in (only_neg, only_pos):
         assert math.isnan(pr_auc(lab, s))
-        assert math.isnan(roc_auc(lab, s))
+        assert math.isnan(point_metrics(lab, s, 0.5)["roc_auc"])
     # nothing predicted, nothing true → IoU / F1 / precision / recall undefined
-    assert math.isnan(iou(only_neg, s, 0.95))
-    assert math.isnan(f1(only_neg, s, 0.95))
-    p, r = precision_recall_at(only_neg, s, 0.95)
-    assert math.isnan(p) and math.isnan(r)
+    m = point_metrics(only_neg, s, 0.95)
+    assert all(math.isnan(m[k]) for k in ("iou", "f1", "precision", "recall"))
     # predicted but no positive: IoU 0, precision 0, recall undefined
-    assert iou(only_neg, s, 0.5) == 0.0
-    p, r = precision_recall_at(only_neg, s, 0.5)
-    assert p == 0.0 and math.isnan(r)
+    m = point_metrics(only_neg, s, 0.5)
+    assert m["iou"] == 0.0 and m["precision"] == 0.0 and math.isnan(m["recall"])
     thr, val = best_threshold(only_neg, s)
     assert thr == 0.5 and math.isnan(val)
     thr, val = best_threshold(np.array([-1, -1]), np.array([0.1, 0.2]), "f1")
@@ -87,10 +83,9 @@ def test_nan_cases():
 
 
 def _brute_force(labels, scores, criterion):
-    metric = iou if criterion == "iou" else f1
     best_t, best_v = None, -1.0
     for t in np.unique(scores[labels != -1])[::-1]:  # highest first: strict > keeps the higher on ties
-        v = metric(labels, scores, t)
+        v = point_metrics(labels, scores, t)[criterion]
         if v > best_v:
             best_t, best_v = float(t), v
     return best_t, best_v
@@ -157,7 +152,7 @@ def test_per_protein_means_match_per_protein_calls():
         sel = protein == p
         if (labels[sel] == 1).any():
             aps.append(pr_auc(labels[sel], scores[sel]))
-            ious.append(iou(labels[sel], scores[sel], 0.55))
+            ious.append(point_metrics(labels[sel], scores[sel], 0.55)["iou"])
     assert np.isnan(aps).sum() == 1
     assert m["pr_auc_protein_mean"] == pytest.approx(np.nanmean(aps))
     assert m["iou_protein_mean"] == pytest.approx(np.mean(ious))
@@ -168,7 +163,7 @@ def test_bad_input_raises():
     with pytest.raises(ValueError):
         pr_auc(np.array([1, 0]), np.array([0.1, 0.2, 0.3]))
     with pytest.raises(ValueError):
-        iou(np.array([1, 2]), np.array([0.1, 0.2]), 0.5)
+        point_metrics(np.array([1, 2]), np.array([0.1, 0.2]), 0.5)
     with pytest.raises(ValueError):
         best_threshold(np.array([1, 0]), np.array([np.nan, 0.2]))
     with pytest.raises(ValueError):

@@ -20,27 +20,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import pocknet.predict.outputs as outputs_module
+import pocknet.predict.writers.files as files_module
 from pocknet.errors import ConfigError, PockNetError
 from pocknet.featurize.features import FeaturizeConfig, ProteinFeatures, featurize_file
-from pocknet.predict.outputs import (
-    FORMATS,
-    chimerax_spec,
-    hybrid36,
-    output_paths,
-    parse_formats,
-    point_pocket_ranks,
-    points_pdb_text,
-    predictions_table,
-    pymol_selection,
-    read_points_pdb,
-    residue_ids,
-    residues_table,
-    structure_file_name,
-    summary_rows,
-    write_outputs,
-)
 from pocknet.predict.prediction import Pocket, Prediction
+from pocknet.predict.writers import FORMATS, parse_formats, write_outputs
+from pocknet.predict.writers.base import point_pocket_ranks, residue_ids
+from pocknet.predict.writers.chimerax import chimerax_spec
+from pocknet.predict.writers.files import structure_file_name
+from pocknet.predict.writers.json_summary import summary_rows
+from pocknet.predict.writers.p2rank_csv import predictions_table, residues_table
+from pocknet.predict.writers.points_pdb import hybrid36, points_pdb_text, read_points_pdb
+from pocknet.predict.writers.pymol import pymol_selection
 
 P2RANK_PREDICTIONS = (
     "name,rank,score,probability,sas_points,surf_atoms,center_x,center_y,center_z,residue_ids,surf_atom_ids"
@@ -132,7 +123,6 @@ def test_writes_every_format_and_no_temp_files(written) -> None:
         "1a82a.json",
     ]
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in paths)  # no .tmp left
-    assert paths == output_paths("1a82a", out)
 
 
 def test_predictions_csv_is_p2rank_layout(written, prediction: Prediction, features: ProteinFeatures) -> None:
@@ -341,15 +331,12 @@ def test_format_subset_writes_only_those(prediction: Prediction, tmp_path: Path)
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == sorted(p.name for p in paths)
     paths = write_outputs(prediction, tmp_path / "c", "cxc")
     assert [p.name for p in paths] == ["1a82a_structure.pdb", "1a82a.cxc"]
+    paths = write_outputs(prediction, tmp_path / "d", ("html", "json", "pml"))
+    assert [p.name for p in paths] == ["1a82a_structure.pdb", "1a82a.pml", "1a82a.html", "1a82a.json"]  # json last
 
 
-def test_output_paths_order_and_structure_format(tmp_path: Path) -> None:
-    names = [p.name for p in output_paths("x.cif", tmp_path, FORMATS, source="/data/x.cif.gz")]
-    assert names == [
-        "x.cif_predictions.csv", "x.cif_residues.csv", "x.cif_points.pdb", "x.cif_structure.cif",
-        "x.cif.pml", "x.cif.cxc", "x.cif.html", "x.cif.json",
-    ]  # fmt: skip
-    assert [p.name for p in output_paths("x", tmp_path, ["json", "cxc"])] == ["x_structure.pdb", "x.cxc", "x.json"]
+def test_structure_file_name_keeps_the_source_format() -> None:
+    assert structure_file_name("x.cif", "/data/x.cif.gz") == "x.cif_structure.cif"
     assert structure_file_name("x", "a/B.MMCIF") == "x_structure.cif"
     assert structure_file_name("x", "a/b.ent.gz") == "x_structure.pdb"
     assert structure_file_name("1fbl.cif") == "1fbl.cif_structure.cif"
@@ -359,7 +346,7 @@ def test_json_is_written_last_and_structure_before_scripts(
     prediction: Prediction, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     order: list[str] = []
-    real = outputs_module.atomic_write
+    real = files_module.atomic_write
 
     @contextmanager
     def recording(target, *args, **kwargs):
@@ -367,7 +354,7 @@ def test_json_is_written_last_and_structure_before_scripts(
             yield handle
         order.append(Path(target).name)  # published
 
-    monkeypatch.setattr(outputs_module, "atomic_write", recording)
+    monkeypatch.setattr(files_module, "atomic_write", recording)
     paths = write_outputs(prediction, tmp_path)
     assert order == [p.name for p in paths]
     assert order[-1] == "1a82a.json"

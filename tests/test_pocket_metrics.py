@@ -6,15 +6,13 @@ import numpy as np
 import pytest
 
 from pocknet.errors import ConfigError
-from pocknet.metrics import (
+from pocknet.metrics.pockets import (
+    STANDARD_CUTOFF,
     dca,
     dcc,
     evaluate_proteins,
-    ligand_ranks,
     ligand_success,
-    pocket_point_overlap,
     protein_success_at_k,
-    sas_point_variant,
     success_curve,
 )
 
@@ -32,6 +30,12 @@ def rod(length: float = 20.0, n: int = 21) -> np.ndarray:
     return np.column_stack([np.linspace(0.0, length, n), np.zeros(n), np.zeros(n)])
 
 
+def ranks(centres, ligands, criterion: str = "dca", cutoff: float = STANDARD_CUTOFF) -> list[int]:
+    """Each ligand's first-hit rank, as :func:`evaluate_proteins` reports it for one protein."""
+    out = evaluate_proteins([{"protein": "p", "centres": centres, "ligands": ligands}], cutoff=cutoff)
+    return out["per_protein"][0][f"ranks_{criterion}"]
+
+
 # ------------------------------------------------------------------ DCA / DCC
 
 
@@ -41,25 +45,26 @@ def test_dca_dcc_values_and_long_ligand():
     assert dca(centres, ligand) == pytest.approx([1.0, 3.0])
     assert dcc(centres, ligand) == pytest.approx([math.hypot(10, 1), 3.0])
     # near one end of a long ligand: found by DCA, missed by DCC
-    assert ligand_ranks(centres[:1], [ligand], "dca").tolist() == [1]
-    assert ligand_ranks(centres[:1], [ligand], "dcc").tolist() == [0]
+    assert ranks(centres[:1], [ligand], "dca") == [1]
+    assert ranks(centres[:1], [ligand], "dcc") == [0]
 
 
 def test_cutoff_is_inclusive():
     ligand = np.array([[4.0, 0, 0], [5.0, 0, 0], [6.0, 0, 0], [7.0, 0, 0], [8.0, 0, 0]])
     centre = np.zeros((1, 3))
-    assert ligand_ranks(centre, [ligand], "dca", cutoff=4.0).tolist() == [1]
-    assert ligand_ranks(centre, [ligand], "dca", cutoff=3.999).tolist() == [0]
-    assert ligand_ranks(centre, [ligand], "dcc", cutoff=6.0).tolist() == [1]
+    assert ranks(centre, [ligand], "dca", cutoff=4.0) == [1]
+    assert ranks(centre, [ligand], "dca", cutoff=3.999) == [0]
+    assert ranks(centre, [ligand], "dcc", cutoff=6.0) == [1]
 
 
 def test_shape_and_criterion_errors():
     with pytest.raises(ValueError, match=r"\[n, 3\]"):
         dca(np.zeros((3, 2)), blob(0))
     with pytest.raises(ValueError, match="no atoms"):
-        ligand_ranks(np.zeros((1, 3)), [np.zeros((0, 3))])
+        ranks(np.zeros((1, 3)), [np.zeros((0, 3))])
     with pytest.raises(ConfigError, match="criterion"):
-        ligand_ranks(np.zeros((1, 3)), [blob(0)], "dcx")
+        record = {"protein": "p", "centres": np.zeros((1, 3)), "ligands": [blob(0)]}
+        success_curve([record], "dcx")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="non-finite"):
         dcc(np.array([[np.nan, 0, 0]]), blob(0))
 
@@ -70,7 +75,6 @@ def test_shape_and_criterion_errors():
 def test_one_pocket_hits_two_ligands():
     ligands = [blob(1.5), blob(0, 1.5)]
     centres = np.array([[0.0, 0, 0], FAR])
-    assert ligand_ranks(centres, ligands).tolist() == [1, 1]
     out = evaluate_proteins([{"protein": "p", "centres": centres, "ligands": ligands}])
     assert out["n_ligands"] == 2
     assert out["dca_top_n"] == 1.0  # 2 / 2
@@ -80,15 +84,14 @@ def test_one_pocket_hits_two_ligands():
 def test_ties_take_the_lower_rank():
     ligand = [blob(0)]
     same = np.array([[1.0, 0, 0], [1.0, 0, 0], FAR])  # two pockets with the same centre (tied score)
-    assert ligand_ranks(same, ligand).tolist() == [1]
+    assert ranks(same, ligand) == [1]
     later = np.array([FAR, [1.0, 0, 0], [0.5, 0, 0]])  # found by ranks 2 and 3 → 2, even if 3 is closer
-    assert ligand_ranks(later, ligand).tolist() == [2]
+    assert ranks(later, ligand) == [2]
 
 
 def test_no_pockets_means_rank_zero():
-    assert ligand_ranks(np.zeros((0, 3)), [blob(0), blob(9)]).tolist() == [0, 0]
-    assert ligand_ranks([], [blob(0)]).tolist() == [0]
-    assert ligand_ranks(np.zeros((2, 3)), []).tolist() == []
+    assert ranks(np.zeros((0, 3)), [blob(0), blob(9)]) == [0, 0]
+    assert ranks([], [blob(0)]) == [0]
 
 
 def test_ranks_match_bruteforce():
@@ -102,7 +105,7 @@ def test_ranks_match_bruteforce():
                 d = fn(centres, lig)
                 hit = np.flatnonzero(d <= 4.0)
                 expected.append(int(hit[0]) + 1 if len(hit) else 0)
-            assert ligand_ranks(centres, ligands, criterion).tolist() == expected
+            assert ranks(centres, ligands, criterion) == expected
 
 
 # ------------------------------------------------------------------ success rules
@@ -214,8 +217,8 @@ def test_success_curve_monotone_and_consistent(criterion):
         for r in records:
             if not r["ligands"]:
                 continue
-            ranks = ligand_ranks(r["centres"], r["ligands"], criterion, cutoff)
-            hits += int(ligand_success(ranks, len(r["ligands"]), 0).sum())
+            found = np.array(ranks(r["centres"], r["ligands"], criterion, cutoff))
+            hits += int(ligand_success(found, len(r["ligands"]), 0).sum())
             total += len(r["ligands"])
         assert value == pytest.approx(hits / total)
     at4 = success_curve(records, criterion, [4.0])[0]
@@ -228,77 +231,3 @@ def test_success_curve_defaults_and_empty():
     curve = success_curve(_random_records(4))
     assert len(curve) == 25  # 0..12 Å in 0.5 Å steps
     assert np.isnan(success_curve([], "dca", [1.0, 2.0])).all()
-
-
-# ------------------------------------------------------------------ point overlap
-
-
-def test_pocket_point_overlap_tiny_example():
-    # positives {2,3,4,5}; pockets {1,2,3} and {5,6}
-    # union of pockets {1,2,3,5,6}: ∩ pos = {2,3,5} (3), ∪ pos = {1..6} (6) → IoU 1/2, coverage 3/4
-    # pocket 1: 2 / (3 + 4 - 2) = 0.4; pocket 2: 1 / (2 + 4 - 1) = 0.2
-    pockets = [np.array([1, 2, 3]), np.array([5, 6, 6])]  # duplicate index counts once
-    for positive in (np.array([2, 3, 4, 5]), np.isin(np.arange(10), [2, 3, 4, 5])):
-        out = pocket_point_overlap(pockets, positive, 10)
-        assert out["pocket_iou"] == pytest.approx(0.5)
-        assert out["coverage"] == pytest.approx(0.75)
-        assert out["pocket_ious"] == pytest.approx([0.4, 0.2])
-        assert out["best_pocket_iou"] == pytest.approx(0.4)
-        assert out["best_pocket_rank"] == 1
-        assert out["n_pockets"] == 2 and out["n_positive"] == 4 and out["n_pocket_points"] == 5
-
-
-def test_pocket_point_overlap_edge_cases():
-    none = pocket_point_overlap([], np.array([1, 2]), 5)
-    assert none["pocket_iou"] == 0.0 and none["coverage"] == 0.0
-    assert math.isnan(none["best_pocket_iou"]) and none["best_pocket_rank"] == 0
-    empty = pocket_point_overlap([], np.array([], dtype=int), 5)
-    assert math.isnan(empty["pocket_iou"]) and math.isnan(empty["coverage"])
-    no_truth = pocket_point_overlap([np.array([0, 1])], np.zeros(5, dtype=bool), 5)
-    assert no_truth["pocket_iou"] == 0.0 and math.isnan(no_truth["coverage"])
-    assert no_truth["best_pocket_iou"] == 0.0
-    with pytest.raises(ValueError, match="range"):
-        pocket_point_overlap([np.array([7])], np.array([1]), 5)
-    with pytest.raises(ValueError, match="mask"):
-        pocket_point_overlap([np.array([1])], np.ones(4, dtype=bool), 5)
-
-
-# ------------------------------------------------------------------ original PockNet variant
-
-
-def test_sas_point_variant():
-    positive = np.array([[0.0, 0, 0], [8.0, 0, 0]])  # centroid (4, 0, 0)
-    near_end = np.array([[0.0, 0, 3.0], FAR])
-    out = sas_point_variant(near_end, positive)
-    assert out["has_ground_truth"] is True
-    assert out["sas_dca_at_1"] is True and out["sas_dca_distance"] == pytest.approx(3.0)
-    assert out["sas_dcc_at_1"] is False and out["sas_dcc_distance"] == pytest.approx(5.0)
-    # k counts pockets: the far pocket first, the good one second
-    swapped = near_end[::-1]
-    assert sas_point_variant(swapped, positive)["sas_dca_at_1"] is False
-    assert sas_point_variant(swapped, positive, k=2)["sas_dca_at_2"] is True
-    blank = sas_point_variant(near_end, np.zeros((0, 3)))
-    assert blank["has_ground_truth"] is False and blank["sas_dca_at_1"] is False
-    assert math.isnan(blank["sas_dca_distance"])
-    assert sas_point_variant(np.zeros((0, 3)), positive)["sas_dca_at_1"] is False
-
-
-def test_sas_variant_in_evaluate_counts_proteins_with_truth():
-    positive = np.array([[0.0, 0, 0], [1.0, 0, 0]])
-    records = [
-        {
-            "protein": "a",
-            "centres": np.array([[0.0, 0, 1]]),
-            "ligands": [blob(0)],
-            "positive_points": positive,
-        },
-        {"protein": "b", "centres": np.array([FAR]), "ligands": [blob(0)], "positive_points": positive},
-        {"protein": "c", "centres": np.array([FAR]), "ligands": [], "positive_points": np.zeros((0, 3))},
-    ]
-    out = evaluate_proteins(records)
-    assert out["n_sas_ground_truth"] == 2
-    assert out["sas_dca_at_1"] == pytest.approx(0.5)
-    assert out["sas_dcc_at_1"] == pytest.approx(0.5)
-    assert "sas_dca_at_1" not in evaluate_proteins(
-        [{k: v for k, v in records[0].items() if k != "positive_points"}]
-    )

@@ -10,15 +10,9 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from pocknet.errors import ConfigError
-from pocknet.predict.pockets import (
-    PocketConfig,
-    cluster_points,
-    find_pockets,
-    residue_pocket_ranks,
-    residue_scores,
-    zscores,
-)
+from pocknet.predict.pockets import PocketConfig, cluster_points, find_pockets
 from pocknet.predict.prediction import Pocket
+from pocknet.predict.residues import residue_pocket_ranks, residue_scores, zscores
 
 GRID = np.array([(x, y, 0.0) for x in (-1.0, 0.0, 1.0) for y in (-1.0, 0.0, 1.0)])  # 9 points, 1 Å apart
 

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from pocknet.embed.embeddings import EmbeddingConfig, EsmEmbedder
+from pocknet.embed.config import EmbeddingConfig
+from pocknet.embed.embedder import EsmEmbedder
 from pocknet.embed.esm_tiny import write_tiny_esm2_checkpoint
-from pocknet.trainset.h5store import H5Reader
+from pocknet.trainset.h5reader import H5Reader
 from pocknet.predict.predictor import Predictor
+from pocknet.train.config import TrainingConfig
 from pocknet.train.training import fit, validation_report
 from pocknet.train.training import export_model
 from pocknet.trainset.arrays import PointDataset, load_embeddings, load_split
@@ -26,7 +28,7 @@ def tiny_embedder(tmp_path_factory):
 @pytest.mark.parametrize("fusion", [False, True], ids=["tabular", "fusion"])
 def test_predict_scores_equal_h5_row_scores(tmp_path, p2rank_test, tiny_embedder, fusion):
     h5 = write_h5(tmp_path / "set.h5", p2rank_test, embed=tiny_embedder if fusion else None)
-    module, _, data = fit(h5, tiny_training_params(tmp_path, max_epochs=1))
+    module, _, data = fit(h5, TrainingConfig.from_params(tiny_training_params(tmp_path, max_epochs=1)))
     report = validation_report(module.model, data, "iou")
     with H5Reader(h5) as reader:
         bundle = export_model(module, reader, report, {}, {"stage": "test"})
@@ -40,7 +42,7 @@ def test_predict_scores_equal_h5_row_scores(tmp_path, p2rank_test, tiny_embedder
     prediction = predictor.predict_file(p2rank_test / val_file)
     assert prediction.probabilities.shape == h5_scores.shape
     np.testing.assert_allclose(prediction.probabilities, h5_scores, atol=1e-5)
-    assert prediction.threshold == bundle["threshold"]
+    assert prediction.threshold == bundle.threshold
 
 
 # --------------------------------------------------------------------------- calibrated probabilities
@@ -56,7 +58,7 @@ def shipped(p2rank_test):
     from pocknet.featurize.features import featurize_file
 
     old_layout = {"method": "isotonic", "x": [0.0, 5.0, 50.0], "y": [0.05, 0.3, 0.8]}
-    predictor = Predictor(bundle=dict(Predictor().bundle, calibration=old_layout))
+    predictor = Predictor(bundle=Predictor().bundle.replace(calibration=old_layout))
     features = featurize_file(p2rank_test / "liganated" / "1a82a.pdb", predictor.featurize_config)
     return predictor, features
 
@@ -68,11 +70,11 @@ def calibrated_bundle(shipped):
     from pocknet.train.finalize import validation_calibration_data
 
     predictor, features = shipped
-    raw = dict(predictor.bundle, calibration=None)
+    raw = predictor.bundle.replace(calibration=None)
     data, uncalibrated, counts = validation_calibration_data(Predictor(bundle=raw), {"x": lambda: features}, ["x"])
     assert counts["proteins"] == 1 and len(data["pocket"][0]) >= 2
     calibration, _ = fit_levels(data, uncalibrated=uncalibrated)
-    return dict(predictor.bundle, calibration=calibration)
+    return predictor.bundle.replace(calibration=calibration)
 
 
 def _same_pockets(a, b):
@@ -86,10 +88,10 @@ def _same_pockets(a, b):
 
 
 def test_old_model_file_predicts_uncalibrated_with_a_note(shipped):
-    from pocknet.predict.outputs import residues_table
+    from pocknet.predict.writers.p2rank_csv import residues_table
 
     predictor, features = shipped
-    assert "calibration" in predictor.bundle and "method" in predictor.bundle["calibration"]  # old layout
+    assert "method" in predictor.bundle.calibration  # old layout
     prediction = predictor.predict_features(features)
     assert any("probabilities not calibrated (old model file)" in note for note in prediction.notes)
     np.testing.assert_array_equal(prediction.probabilities, prediction.model_probabilities)
@@ -101,7 +103,7 @@ def test_old_model_file_predicts_uncalibrated_with_a_note(shipped):
 
 def test_calibration_changes_no_pocket_on_a_real_structure(shipped, calibrated_bundle):
     predictor, features = shipped
-    before = Predictor(bundle=dict(predictor.bundle, calibration=None)).predict_features(features)
+    before = Predictor(bundle=predictor.bundle.replace(calibration=None)).predict_features(features)
     old = predictor.predict_features(features)
     after = Predictor(bundle=calibrated_bundle).predict_features(features)
     _same_pockets(before, after)

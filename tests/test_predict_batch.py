@@ -17,17 +17,10 @@ from click.testing import CliRunner
 
 from pocknet.cli import cli
 from pocknet.errors import PockNetError
-from pocknet.predict.batch import (
-    JobResult,
-    PredictJob,
-    _death_reason,
-    _name_candidates,
-    _unique_name,
-    collect_inputs,
-    failure_message,
-    predict_job,
-    result_line,
-)
+from pocknet.predict.batch import result_line
+from pocknet.predict.failures import failure_message
+from pocknet.predict.jobs import JobResult, PredictJob, _name_candidates, _unique_name, collect_inputs
+from pocknet.predict.workers import _death_reason, _run_one
 
 EXE = str(Path(sys.executable).with_name("pocknet"))
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
@@ -254,9 +247,7 @@ class _Exploding:
 )  # fmt: skip
 def test_every_failure_is_one_line_naming_the_file(tmp_path, exc, expected):
     assert failure_message(exc, Path("x/1.pdb"), max_memory=2) == expected
-    result = predict_job(
-        _Exploding(exc), PredictJob(Path("x/1.pdb"), "1.pdb"), tmp_path, ("csv",), None, max_memory=2
-    )
+    result, _ = _run_one(_Exploding(exc), PredictJob(Path("x/1.pdb"), "1.pdb"), tmp_path, ("csv",), None, 2)
     assert not result.ok and result.error == expected
 
 

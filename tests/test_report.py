@@ -12,15 +12,14 @@ import pandas as pd
 import pytest
 
 from pocknet.errors import PockNetError
-from pocknet.evaluate.report import (
-    calibration_tables,
-    html_report,
-    metrics_table,
+from pocknet.evaluate.report.figures import (
     plot_pr_curve,
     plot_reliability_diagram,
     plot_success_curve,
     pr_curve_points,
 )
+from pocknet.evaluate.report.page import html_report
+from pocknet.evaluate.report.tables import calibration_tables, metrics_table
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -253,7 +252,7 @@ def study_per_protein() -> pd.DataFrame:
 
 
 def test_summary_tables_read_like_a_paper():
-    from pocknet.evaluate.report import set_label, summary_tables
+    from pocknet.evaluate.report.tables import set_label, summary_tables
     from pocknet.evaluate.stats import wilson_interval
 
     text = "\n".join(block.text for block in summary_tables(study_metrics()))
@@ -271,7 +270,7 @@ def test_summary_tables_read_like_a_paper():
 
 
 def test_choose_examples_best_median_worst_per_set():
-    from pocknet.evaluate.report import choose_examples
+    from pocknet.evaluate.report.proteins import choose_examples
 
     chosen = choose_examples(study_per_protein())
     holo = [(e["role"], e["protein"]) for e in chosen if e["set"] == "bu48/holo"]
@@ -284,7 +283,8 @@ def test_choose_examples_best_median_worst_per_set():
 
 
 def test_per_protein_table_is_sortable_and_links_pages(tmp_path):
-    from pocknet.evaluate.report import Html, examples_block, per_protein_table
+    from pocknet.evaluate.report.page import Html
+    from pocknet.evaluate.report.proteins import examples_block, per_protein_table
 
     per_protein = study_per_protein()
     pages = {"bu48/holo/p2.pdb": "viewer/bu48__holo__p2.pdb.html"}

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from pocknet.errors import ConfigError, PockNetError
+from pocknet.evaluate.experiments import experiments_from_dvc_json
 from pocknet.evaluate.seeds import (
     SUMMARY_COLUMNS,
-    experiments_from_dvc_json,
     run_seed_report,
     seed_report,
     summarize_seeds,
@@ -251,6 +251,22 @@ def test_experiments_from_real_dvc_exp_show(sweep_repo):
     assert frame.attrs["metric_columns"] == ["metrics.json:coach420.dca_top_n", "metrics.json:auc"]
     summary = seed_report(frame)
     assert summary.set_index("metric").loc["metrics.json:coach420.dca_top_n", "mean"] == pytest.approx(0.17)
+
+
+@pytest.mark.slow
+def test_parsed_numbers_equal_dvc_api_exp_show(sweep_repo):
+    """DVC's own API (a display table: bare names, no metric/param split) has the same numbers."""
+    import dvc.api
+
+    frame = experiments_from_dvc_json(json.loads(_run(_dvc("exp", "show", "--json"), sweep_repo)))
+    api = {r["Experiment"]: r for r in dvc.api.exp_show(str(sweep_repo)) if r["typ"] != "baseline"}
+    assert sorted(api) == sorted(frame["name"])
+    for row in frame.to_dict("records"):
+        other = api[row["name"]]
+        assert row["rev"].startswith(other["rev"]) and other["training.seed"] == row["training.seed"]
+        for column in frame.attrs["metric_columns"]:
+            bare = column.split(":", 1)[1]
+            assert other.get(bare, other.get(column)) == row[column]  # exact: neither side rounds
 
 
 @pytest.mark.slow

@@ -12,7 +12,10 @@ import pytest
 from pdbtext import atom_line, write_pdb
 from pocknet.errors import ConfigError, StructureError
 from pocknet.featurize.features import FeaturizeConfig, featurize_file
-from pocknet.structure.reader import densest_cell, load_structure, residue_labels, structure_stem
+from pocknet.structure.model_checks import densest_cell
+from pocknet.structure.paths import structure_stem
+from pocknet.structure.reader import load_structure
+from pocknet.structure.records import residue_labels
 
 
 def _sorted_atoms(structure):

@@ -30,7 +30,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pocknet.errors import StructureError
-from pocknet.structure.reader import Structure, load_structure
+from pocknet.structure.reader import load_structure
+from pocknet.structure.records import Structure
 
 SOURCE = DATASETS / "p2rank-test" / "liganated" / "1a82a.pdb"
 

@@ -8,7 +8,7 @@ from Bio.PDB.SASA import ShrakeRupley
 from scipy.spatial import cKDTree
 
 from pocknet.featurize import surface
-from pocknet.featurize.atom_properties import CDK_VDW_RADII, vdw_radii
+from pocknet.featurize.radii import CDK_VDW_RADII, vdw_radii
 from pocknet.featurize.surface import _chunks, _neighbour_bound, sas_area, sas_points, sphere_directions
 
 

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from pocknet.errors import ConfigError
-from pocknet.train.swa import average_state_dicts, choose_window, recalibrate_batchnorm, swa_state_dict
+from pocknet.train.swa import average_state_dicts, choose_window, recalibrate_batchnorm
 
 
 def _model(seed: int) -> nn.Sequential:
@@ -93,16 +93,6 @@ def test_average_errors():
     wrong_shape["0.bias"] = torch.zeros(5)
     with pytest.raises(ValueError, match="shape"):
         average_state_dicts([members[0], wrong_shape])
-
-
-def test_swa_state_dict_uses_validation_window():
-    members = _members() + [_model(3).state_dict()]
-    avg, window = swa_state_dict(members, [0.1, 0.7, 0.8, 0.2], 2)
-    assert window == (1, 3)
-    expected = average_state_dicts(members[1:3])
-    assert all(torch.equal(avg[k], expected[k]) for k in avg)
-    with pytest.raises(ValueError):
-        swa_state_dict(members, [0.1, 0.2], 2)
 
 
 # --- recalibrate_batchnorm -------------------------------------------------------------

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from pocknet.errors import ConfigError
-from pocknet.trainset.h5store import H5Reader
+from pocknet.trainset.h5reader import H5Reader
 from pocknet.train.swa_stage import SwaConfig, stochastic_weight_average, swa_window
+from pocknet.train.config import TrainingConfig
 from pocknet.train.training import fit
 from training_fixtures import tiny_training_params, write_h5
 
@@ -18,7 +19,7 @@ def trained(tmp_path_factory, p2rank_test):
     tmp = tmp_path_factory.mktemp("swa")
     h5 = write_h5(tmp / "tab.h5", p2rank_test)
     params = tiny_training_params(tmp, max_epochs=3, patience=10)
-    _, history, _ = fit(h5, params)
+    _, history, _ = fit(h5, TrainingConfig.from_params(params))
     return h5, history, params
 
 
@@ -26,9 +27,9 @@ def test_average_is_the_mean_and_bn_is_recalibrated(trained):
     h5, history, params = trained
     config = SwaConfig(mode="fixed", start=1, stop=3)
     with H5Reader(h5) as reader:
-        bundle, metrics = stochastic_weight_average(history, reader, config, params)
+        bundle, metrics = stochastic_weight_average(history, reader, config, TrainingConfig.from_params(params))
     members = [torch.load(p, map_location="cpu", weights_only=True)["state_dict"] for p in history["checkpoint"][1:3]]
-    averaged = bundle["state_dict"]
+    averaged = bundle.state_dict
     bn_stats = [k for k in averaged if k.endswith(("running_mean", "running_var"))]
     assert bn_stats, "the default model has BatchNorm"
     for key, value in averaged.items():
@@ -40,7 +41,7 @@ def test_average_is_the_mean_and_bn_is_recalibrated(trained):
             assert torch.equal(value, plain), key
     assert metrics["epochs"] == [1, 2] and metrics["bn_samples"] > 0
     assert 0.0 <= metrics["threshold"] <= 1.0 and np.isfinite(metrics["pr_auc"])
-    assert bundle["provenance"]["stage"] == "swa"
+    assert bundle.provenance["stage"] == "swa"
 
 
 def test_best_window_is_chosen_on_validation(trained):
@@ -73,7 +74,7 @@ def test_finalize_calibrates_every_level_on_validation_only(trained, p2rank_test
 
     h5, history, params = trained
     with H5Reader(h5) as reader:
-        swa_bundle, _ = stochastic_weight_average(history, reader, SwaConfig(mode="fixed", start=1, stop=3), params)
+        swa_bundle, _ = stochastic_weight_average(history, reader, SwaConfig(mode="fixed", start=1, stop=3), TrainingConfig.from_params(params))
     features = {rel: featurize_file(p2rank_test / rel, FeaturizeConfig()) for rel in PROTEINS}
     ids = sorted(features)
     # three proteins play validation, one is "test" and must not be read
@@ -90,13 +91,13 @@ def test_finalize_calibrates_every_level_on_validation_only(trained, p2rank_test
         {"swa": swa_bundle}, {pid: loader(pid) for pid in ids}, splits, {}, folds=3
     )
     assert ids[3] not in read
-    calibration = bundle["calibration"]
+    calibration = bundle.calibration
     assert calibration == json.loads(json.dumps(calibration))
     assert {"point", "residue", "pocket", "ece", "reliability", "targets"} <= set(calibration)
     assert calibration["point"]["method"] == "platt" and calibration["point"]["feature"] == "identity"
     assert calibration["residue"]["method"] == "platt"
     n_points = sum(int((features[pid].labels >= 0).sum()) for pid in ids[:3] if features[pid].ligand_relevant.any())
-    assert metrics["calibration"]["point"]["n"] == n_points == bundle["provenance"]["calibration_points"]
+    assert metrics["calibration"]["point"]["n"] == n_points == bundle.provenance["calibration_points"]
     for level in ("point", "residue"):
         stats = metrics["calibration"][level]
         assert 0.0 <= stats["ece_val_in_sample"] <= 1.0 and 0.0 <= stats["ece_val_cross_fitted"] <= 1.0
@@ -108,6 +109,6 @@ def test_finalize_calibrates_every_level_on_validation_only(trained, p2rank_test
     save_model(bundle, path)
     assert torch.load(path, map_location="cpu", weights_only=True)["calibration"] == calibration
     calibrated = Predictor(path).predict_features(features[ids[0]])
-    raw = Predictor(bundle=dict(bundle, calibration=None)).predict_features(features[ids[0]])
+    raw = Predictor(bundle=bundle.replace(calibration=None)).predict_features(features[ids[0]])
     assert [(p.rank, p.score) for p in calibrated.pockets] == [(p.rank, p.score) for p in raw.pockets]
     np.testing.assert_array_equal(calibrated.model_probabilities, raw.probabilities)

@@ -9,9 +9,10 @@ import torch
 from training_fixtures import tiny_training_params, write_h5
 
 from pocknet.errors import PockNetError
-from pocknet.trainset.h5store import H5Reader
+from pocknet.trainset.h5reader import H5Reader
 from pocknet.model.files import load_model, save_model
-from pocknet.train.training import TrainingConfig, export_model, fit, validation_report
+from pocknet.train.config import TrainingConfig
+from pocknet.train.training import export_model, fit, validation_report
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def fusion_h5(tmp_path_factory, p2rank_test):
 def test_same_seed_gives_identical_validation_metrics(tabular_h5, tmp_path):
     runs = []
     for name in ("a", "b"):
-        module, history, data = fit(tabular_h5, tiny_training_params(tmp_path / name))
+        module, history, data = fit(tabular_h5, TrainingConfig.from_params(tiny_training_params(tmp_path / name)))
         runs.append((history, module.model.state_dict(), validation_report(module.model, data, "iou")))
     (h1, s1, r1), (h2, s2, r2) = runs
     assert h1["val_pr_auc"].tolist() == h2["val_pr_auc"].tolist()
@@ -39,7 +40,7 @@ def test_same_seed_gives_identical_validation_metrics(tabular_h5, tmp_path):
 
 
 def test_export_and_safe_reload(tabular_h5, tmp_path):
-    module, history, data = fit(tabular_h5, tiny_training_params(tmp_path, max_epochs=1))
+    module, history, data = fit(tabular_h5, TrainingConfig.from_params(tiny_training_params(tmp_path, max_epochs=1)))
     report = validation_report(module.model, data, "f1")
     with H5Reader(tabular_h5) as reader:
         bundle = export_model(module, reader, report, {"training": {}}, {"stage": "test"})
@@ -47,8 +48,8 @@ def test_export_and_safe_reload(tabular_h5, tmp_path):
     path = tmp_path / "model.pt"
     save_model(bundle, path)
     model, meta = load_model(path, feature_names=names)
-    assert meta["threshold"] == report["threshold"] and meta["threshold_criterion"] == "f1"
-    assert meta["embedding_model"] == "none" and len(meta["params_hash"]) == 64
+    assert meta.threshold == report["threshold"] and meta.threshold_criterion == "f1"
+    assert meta.embedding_model == "none" and len(meta.params_hash) == 64
     batch = {"tabular": torch.from_numpy(data.val_arrays.tabular[:64])}
     module.model.eval()
     assert torch.allclose(model(batch), module.model(batch))
@@ -63,7 +64,7 @@ def test_export_and_safe_reload(tabular_h5, tmp_path):
 
 
 def test_fusion_model_trains_with_embeddings(fusion_h5, tmp_path):
-    module, history, data = fit(fusion_h5, tiny_training_params(tmp_path, max_epochs=1, loss="focal"))
+    module, history, data = fit(fusion_h5, TrainingConfig.from_params(tiny_training_params(tmp_path, max_epochs=1, loss="focal")))
     assert module.model.config.embedding_dim == 8
     assert np.isfinite(history["val_loss"]).all()
 
@@ -82,9 +83,9 @@ def test_ddp_two_cpu_processes(tabular_h5, tmp_path):
     params = tiny_training_params(tmp_path, max_epochs=1, strategy="ddp_spawn", devices=2, deterministic=False)
     code = (
         "import json, sys\n"
-        "from pocknet.train.training import fit\n"
+        "from pocknet.train.config import TrainingConfig\nfrom pocknet.train.training import fit\n"
         "if __name__ == '__main__':\n"
-        "    module, history, data = fit(sys.argv[1], json.loads(sys.argv[2]))\n"
+        "    module, history, data = fit(sys.argv[1], TrainingConfig.from_params(json.loads(sys.argv[2])))\n"
         "    history.to_csv(sys.argv[3], index=False)\n"
     )
     script = tmp_path / "ddp_fit.py"

@@ -32,8 +32,11 @@ import pytest
 
 from browser import Chromium, find_chromium, png_colours, png_difference
 from pocknet.errors import PockNetError
-from pocknet.predict import viewer
-from pocknet.predict.outputs import FORMATS, output_paths, parse_formats
+from pocknet.predict.viewer.assets import THREEDMOL_VERSION, threedmol_js
+from pocknet.predict.viewer.inputs import find_summary, load_folder_prediction
+from pocknet.predict.viewer.page import viewer_html
+from pocknet.predict.viewer.payload import SURFACE_MAX_ATOMS
+from pocknet.predict.writers import FORMATS, parse_formats
 
 EXE = str(Path(sys.executable).with_name("pocknet"))
 REPO = Path(__file__).resolve().parents[1]
@@ -79,7 +82,7 @@ def _page_data(page: str) -> dict:
 
 def test_vendored_3dmol_is_pinned_and_licensed() -> None:
     pin = re.search(r'VERSION="\$\{VERSION:-([0-9.]+)\}"', (VENDOR / "vendor.sh").read_text()).group(1)
-    assert viewer.THREEDMOL_VERSION == pin
+    assert THREEDMOL_VERSION == pin
     assert f"3Dmol.js {pin}" in (VENDOR / "README.md").read_text()
     assert f"3dmol v{pin}" in (VENDOR / "3Dmol-min.js.LICENSE.txt").read_text()
     assert "BSD" in (VENDOR / "LICENSE").read_text() or "Redistribution" in (VENDOR / "LICENSE").read_text()
@@ -89,14 +92,12 @@ def test_vendored_3dmol_is_pinned_and_licensed() -> None:
     digest = hashlib.sha256((VENDOR / "3Dmol-min.js").read_bytes()).hexdigest()
     assert digest in (VENDOR / "README.md").read_text()  # README records what is vendored
     assert '"predict/vendor/*"' in (REPO / "pyproject.toml").read_text()  # shipped in the wheel
-    assert not RESOURCE_REFERENCE.search(viewer.threedmol_js())
+    assert not RESOURCE_REFERENCE.search(threedmol_js())
 
 
-def test_html_format_is_known_but_not_a_default(tmp_path) -> None:
+def test_html_format_is_known_but_not_a_default() -> None:
     assert "html" in FORMATS and FORMATS[-1] == "json"
     assert parse_formats("json,html") == ("html", "json")
-    names = [p.name for p in output_paths("x.pdb", tmp_path, ("html", "json", "pml"))]
-    assert names == ["x.pdb_structure.pdb", "x.pdb.pml", "x.pdb.html", "x.pdb.json"]  # json still last
 
 
 def test_html_page_is_self_contained_and_matches_the_prediction(predicted: Path) -> None:
@@ -104,7 +105,7 @@ def test_html_page_is_self_contained_and_matches_the_prediction(predicted: Path)
     summary = json.loads((predicted / "1aaxa.pdb.json").read_text())
     assert page.startswith("<!DOCTYPE html>")
     assert not RESOURCE_REFERENCE.search(page), RESOURCE_REFERENCE.search(page)
-    assert "<script src" not in page and viewer.threedmol_js() in page
+    assert "<script src" not in page and threedmol_js() in page
     data = _page_data(page)
     assert [p["rank"] for p in data["pockets"]] == [p["rank"] for p in summary["pockets"]]
     assert len(summary["pockets"]) >= 3
@@ -113,7 +114,7 @@ def test_html_page_is_self_contained_and_matches_the_prediction(predicted: Path)
     assert data["structure"]["format"] == "pdb" and data["structure"]["text"].count("ATOM  ") > 1000
     assert data["residues"] and data["surface"] is True
     # the folder's files give the same page as the prediction itself did
-    again = viewer.viewer_html(viewer.load_folder_prediction(predicted / "1aaxa.pdb.json"))
+    again = viewer_html(load_folder_prediction(predicted / "1aaxa.pdb.json"))
     assert _page_data(again)["pockets"] == data["pockets"]
     assert _page_data(again)["points"]["rank"] == data["points"]["rank"]
     cif = _page_data((predicted / "2W83.cif.html").read_text(encoding="utf-8"))
@@ -121,8 +122,8 @@ def test_html_page_is_self_contained_and_matches_the_prediction(predicted: Path)
 
 
 def test_page_is_deterministic_and_escapes_script_endings(predicted: Path) -> None:
-    data = viewer.load_folder_prediction(predicted / "1aaxa.pdb.json")
-    assert viewer.viewer_html(data) == viewer.viewer_html(data)
+    data = load_folder_prediction(predicted / "1aaxa.pdb.json")
+    assert viewer_html(data) == viewer_html(data)
     import dataclasses
 
     evil = "</script><script>alert(1)</script><!--"
@@ -130,7 +131,7 @@ def test_page_is_deterministic_and_escapes_script_endings(predicted: Path) -> No
         data, name=f"x{evil}", structure=data.structure + f"REMARK {evil}\n", notes=(evil,),
         pockets=tuple({**p, "residue_ids": [*p["residue_ids"], evil]} for p in data.pockets),
     )  # fmt: skip
-    page = viewer.viewer_html(tricky)
+    page = viewer_html(tricky)
     # exactly our three script elements end: 3Dmol.js, the data, the page's code
     assert page.count("</script>") == 3 and "<script>alert" not in page
     decoded = _page_data(page)
@@ -140,9 +141,9 @@ def test_page_is_deterministic_and_escapes_script_endings(predicted: Path) -> No
 def test_surface_starts_off_for_large_structures(predicted: Path) -> None:
     import dataclasses
 
-    data = viewer.load_folder_prediction(predicted / "1aaxa.pdb.json")
-    big = dataclasses.replace(data, n_atoms=viewer.SURFACE_MAX_ATOMS + 1)
-    page = viewer.viewer_html(big)
+    data = load_folder_prediction(predicted / "1aaxa.pdb.json")
+    big = dataclasses.replace(data, n_atoms=SURFACE_MAX_ATOMS + 1)
+    page = viewer_html(big)
     assert _page_data(page)["surface"] is False and "off at first" in page
 
 
@@ -184,7 +185,7 @@ def test_view_cli_folder_structure_and_errors(predicted: Path, tmp_path: Path, p
     result = pocknet("view", str(tmp_path / "pages"))  # pages only, no predictions
     assert result.returncode == 1 and "no PockNet predictions" in result.stderr
     with pytest.raises(PockNetError, match="no such prediction folder"):
-        viewer.find_summary(p2rank_test / "liganated" / "1aaxa.pdb", tmp_path / "nowhere")
+        find_summary(p2rank_test / "liganated" / "1aaxa.pdb", tmp_path / "nowhere")
     result = pocknet("view", str(predicted), str(predicted))
     assert result.returncode == 2 and "a prediction folder comes alone" in result.stderr
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from pocknet.featurize.descriptors import DESCRIPTOR_NAMES
 from pocknet.featurize.features import FeaturizeConfig, featurize_file
-from pocknet.trainset.h5store import H5Writer
+from pocknet.trainset.h5writer import H5Writer
 from pocknet.trainset.neighbours import nearest_residues
 from pocknet.embed.residue_chains import protein_residue_embeddings
 

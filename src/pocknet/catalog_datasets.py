@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kedro.io import AbstractDataset
 
 from pocknet.featurize.feature_files import load_features, save_features
 from pocknet.featurize.features import ProteinFeatures
-from pocknet.trainset.h5store import H5Reader
+from pocknet.trainset.h5reader import H5Reader
 from pocknet.trainset.assembly import TrainingSetPlan, write_training_set
+
+if TYPE_CHECKING:
+    from pocknet.model.files import ModelBundle
 
 __all__ = ["ProteinFeaturesDataset", "TrainingSetH5Dataset", "ModelFileDataset", "PredictionsFolderDataset"]
 
@@ -50,14 +53,14 @@ class TrainingSetH5Dataset(_LocalFileDataset):
 
 
 class ModelFileDataset(_LocalFileDataset):
-    """A PockNet model file (:mod:`pocknet.model.files`); loads as the bundle dict (weights only)."""
+    """A PockNet model file (:mod:`pocknet.model.files`); loads as a ModelBundle (weights only)."""
 
-    def load(self) -> dict[str, Any]:
+    def load(self) -> ModelBundle:
         from pocknet.model.files import load_model
 
         return load_model(self._filepath)[1]
 
-    def save(self, data: dict[str, Any]) -> None:
+    def save(self, data: ModelBundle) -> None:
         from pocknet.model.files import save_model
 
         save_model(data, self._filepath)

@@ -36,7 +36,7 @@ def featurize_cmd(structure: str, chains: str | None, output: str | None) -> Non
     """
     from pocknet.featurize.feature_files import save_features
     from pocknet.featurize.features import FeaturizeConfig, featurize_file
-    from pocknet.predict.batch import failure_message
+    from pocknet.predict.failures import failure_message
 
     try:  # any failure is one `error: <file>: <reason>` line, as in `pocknet predict`
         feats = featurize_file(
@@ -113,8 +113,10 @@ def predict_cmd(inputs: tuple[str, ...], out_dir: str, model: str | None, chains
     from contextlib import closing
     from pathlib import Path
 
-    from pocknet.predict.outputs import parse_formats
-    from pocknet.predict.batch import OutputFolder, Terminated, collect_inputs, result_line, run_jobs
+    from pocknet.predict.writers import parse_formats
+    from pocknet.predict.batch import Terminated, result_line, run_jobs
+    from pocknet.predict.jobs import collect_inputs
+    from pocknet.predict.output_folder import OutputFolder
     from pocknet.progress import ResultLines
 
     fmts = parse_formats(formats)
@@ -163,7 +165,7 @@ def view_cmd(target: str, prediction_dir: str | None, output: str | None, model:
     """
     from pathlib import Path
 
-    from pocknet.predict.viewer import view_folder, view_structure
+    from pocknet.predict.viewer.command import view_folder, view_structure
 
     if Path(target).is_dir():
         if prediction_dir is not None:
@@ -300,7 +302,8 @@ def evaluate_cmd(structures: str, predictions: str, fmt: str, ds: str | None, ap
 @click.argument("path", type=click.Path(dir_okay=False))
 def validate_h5_cmd(path: str) -> None:
     """Check every invariant of a training-set HDF5 file."""
-    from pocknet.trainset.h5store import H5Reader, validate
+    from pocknet.trainset.h5reader import H5Reader
+    from pocknet.trainset.h5validate import validate
 
     validate(path)
     with H5Reader(path) as reader:

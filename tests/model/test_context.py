@@ -276,13 +276,15 @@ CONTEXT = {"context": "attention", "context_k": 4, "context_radius": 8.0, "conte
 def trained_context(tmp_path_factory, p2rank_test):
     from training_fixtures import tiny_training_params, write_h5
 
+    from pocknet.train.config import TrainingConfig
+
     from pocknet.train.training import fit, validation_report
 
     tmp = tmp_path_factory.mktemp("context")
     h5 = write_h5(tmp / "set.h5", p2rank_test)
     params = tiny_training_params(tmp, max_epochs=2, patience=10)
     params["model"] = {**params["model"], **CONTEXT}
-    module, history, data = fit(h5, params)
+    module, history, data = fit(h5, TrainingConfig.from_params(params))
     report = validation_report(module.model, data, "iou")
     return h5, module, history, data, report, params
 
@@ -292,7 +294,7 @@ def test_training_batches_and_predict_give_the_same_logits(trained_context, p2ra
 
     from pocknet.predict.predictor import Predictor, features_batch_arrays
     from pocknet.train.training import export_model
-    from pocknet.trainset.h5store import H5Reader
+    from pocknet.trainset.h5reader import H5Reader
 
     h5, module, _, data, report, _ = trained_context
     model = module.model.eval()
@@ -314,14 +316,14 @@ def test_training_batches_and_predict_give_the_same_logits(trained_context, p2ra
     logits, probabilities = predictor.logits_and_scores(prediction.features)
     np.testing.assert_allclose(logits, h5_logits, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(prediction.model_probabilities, probabilities)
-    assert bundle["model_config"]["context"] == "attention" and bundle["model_config"]["context_k"] == 4
+    assert bundle.model_config["context"] == "attention" and bundle.model_config["context_k"] == 4
 
 
 def test_context_model_file_saves_loads_and_predicts(trained_context, tmp_path, features_1a82a):
     from pocknet.model.files import load_model, save_model
     from pocknet.predict.predictor import Predictor
     from pocknet.train.training import export_model
-    from pocknet.trainset.h5store import H5Reader
+    from pocknet.trainset.h5reader import H5Reader
 
     h5, module, _, _, report, _ = trained_context
     with H5Reader(h5) as reader:
@@ -331,7 +333,7 @@ def test_context_model_file_saves_loads_and_predicts(trained_context, tmp_path, 
     raw = torch.load(path, map_location="cpu", weights_only=True)
     assert any(key.startswith("context.layers.1.") for key in raw["state_dict"])
     model, loaded = load_model(path)
-    assert model.uses_context and loaded["model_config"] == bundle["model_config"]
+    assert model.uses_context and loaded.model_config == bundle.model_config
     in_memory = Predictor(bundle=bundle).logits_and_scores(features_1a82a)
     from_file = Predictor(path).logits_and_scores(features_1a82a)
     np.testing.assert_array_equal(from_file[0], in_memory[0])
@@ -341,12 +343,13 @@ def test_context_model_file_saves_loads_and_predicts(trained_context, tmp_path, 
 
 def test_swa_averages_and_recalibrates_the_context_model(trained_context):
     from pocknet.train.swa_stage import SwaConfig, stochastic_weight_average
-    from pocknet.trainset.h5store import H5Reader
+    from pocknet.train.config import TrainingConfig
+    from pocknet.trainset.h5reader import H5Reader
 
     h5, _, history, _, _, params = trained_context
     with H5Reader(h5) as reader:
-        bundle, metrics = stochastic_weight_average(history, reader, SwaConfig(mode="fixed", start=0, stop=2), params)
-    assert bundle["model_config"]["context"] == "attention" and any(k.startswith("context.") for k in bundle["state_dict"])
+        bundle, metrics = stochastic_weight_average(history, reader, SwaConfig(mode="fixed", start=0, stop=2), TrainingConfig.from_params(params))
+    assert bundle.model_config["context"] == "attention" and any(k.startswith("context.") for k in bundle.state_dict)
     assert metrics["bn_samples"] > 0 and np.isfinite(metrics["pr_auc"])
 
 
@@ -354,19 +357,21 @@ def test_fusion_with_context_gives_the_same_logits_in_training_and_predict(tmp_p
     """The residue-embedding branch and the context branch together, H5 rows vs `pocknet predict`."""
     from training_fixtures import PROTEINS, tiny_training_params, write_h5
 
-    from pocknet.embed.embeddings import EmbeddingConfig, EsmEmbedder
+    from pocknet.embed.config import EmbeddingConfig
+    from pocknet.embed.embedder import EsmEmbedder
     from pocknet.embed.esm_tiny import write_tiny_esm2_checkpoint
     from pocknet.predict.predictor import Predictor
+    from pocknet.train.config import TrainingConfig
     from pocknet.train.training import export_model, fit, validation_report
     from pocknet.trainset.arrays import load_embeddings
-    from pocknet.trainset.h5store import H5Reader
+    from pocknet.trainset.h5reader import H5Reader
 
     embedder = EsmEmbedder(EmbeddingConfig(model=str(write_tiny_esm2_checkpoint(tmp_path / "esm2_t2_tiny.pt"))))
     embed = lambda sequence: embedder.embed([sequence])[0]
     h5 = write_h5(tmp_path / "set.h5", p2rank_test, embed=embed)
     params = tiny_training_params(tmp_path, max_epochs=1)
     params["model"] = {**params["model"], **CONTEXT}
-    module, _, data = fit(h5, params)
+    module, _, data = fit(h5, TrainingConfig.from_params(params))
     model = module.model.eval()
     assert model.uses_context and model.uses_embeddings
     with H5Reader(h5) as reader:

@@ -2,7 +2,7 @@
 
 Real ESM2 weights (up to 15 GB) cannot live in tests or CI, and there is no
 network to fetch them. This writes a few-kB model that goes through exactly the
-same code path as the official files (:func:`pocknet.embed.embeddings.load_esm2` →
+same code path as the official files (:func:`pocknet.embed.checkpoint.load_esm2` →
 ``esm.pretrained.load_model_and_alphabet_core``), so loading, windowing,
 batching and caching are tested for real; only the numbers are meaningless.
 

@@ -47,7 +47,7 @@ from Bio.Align import substitution_matrices
 from scipy.spatial import cKDTree
 
 from pocknet.errors import PockNetError
-from pocknet.structure.reader import Residues, Structure
+from pocknet.structure.records import Residues, Structure
 
 __all__ = [
     "MIN_PAIRS",

@@ -2,7 +2,7 @@
 
 Structures + predictions → per-ligand table → summary (Wilson 95 % intervals) → files. The
 scoring is the reporting stage's: :func:`pocknet.evaluate.evaluation.pocket_records` and
-:func:`pocknet.evaluate.evaluation.evaluate_set` (→ :func:`pocknet.metrics.evaluate_proteins`),
+:func:`pocknet.evaluate.evaluation.evaluate_set` (→ :func:`pocknet.metrics.pockets.evaluate_proteins`),
 so a number here and the same number in ``data/07_reporting/metrics.json`` come from one
 function. A structure without a prediction file scores with no pockets (every ligand missed)
 and is listed in ``missing.csv``; a structure that cannot be scored (unreadable, unpaired apo)
@@ -38,7 +38,7 @@ from pocknet.evaluate.targets import (
     reference_sequences,
     unseen_flags,
 )
-from pocknet.metrics import STANDARD_CUTOFF, dca, dcc, ligand_success, protein_success_at_k
+from pocknet.metrics.pockets import STANDARD_CUTOFF, dca, dcc, ligand_success, protein_success_at_k
 
 __all__ = ["LIGAND_METRICS", "PROTEIN_METRICS", "run_evaluation", "score_method"]
 

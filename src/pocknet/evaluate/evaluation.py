@@ -24,7 +24,8 @@ from pocknet.evaluate.readers import read_p2rank_centres
 from pocknet.errors import PockNetError
 from pocknet.featurize.features import ProteinFeatures, relevant_ligand_atoms
 from pocknet.featurize.labels import NEUTRAL, ligand_distances, point_labels
-from pocknet.metrics import STANDARD_CUTOFF, evaluate_proteins, point_metrics, success_curve
+from pocknet.metrics.pockets import STANDARD_CUTOFF, evaluate_proteins, success_curve
+from pocknet.metrics.points import point_metrics
 from pocknet.structure.reader import load_structure
 
 __all__ = [
@@ -76,7 +77,7 @@ def pocket_records(
     centres_of: Callable[[str], np.ndarray],
     ligands_of: Callable[[str], list[np.ndarray]],
 ) -> list[dict[str, Any]]:
-    """Records for :func:`pocknet.metrics.evaluate_proteins`; proteins whose ligands fail are skipped, logged."""
+    """Records for :func:`pocknet.metrics.pockets.evaluate_proteins`; proteins whose ligands fail are skipped, logged."""
     records = []
     for pid in proteins:
         try:

@@ -1,7 +1,7 @@
 """Ranked pocket centres written by pocket predictors, one reader per output format.
 
 Every reader turns one output file into an ``[n, 3]`` array of pocket centres **in rank
-order** (row 0 = rank 1), the input of :func:`pocknet.metrics.evaluate_proteins`.
+order** (row 0 = rank 1), the input of :func:`pocknet.metrics.pockets.evaluate_proteins`.
 :class:`Predictions` finds the file of each structure in a predictions folder.
 
 =========== ======================================= ==========================================
@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from pocknet.errors import PockNetError
-from pocknet.structure.reader import structure_stem
+from pocknet.structure.paths import structure_stem
 
 __all__ = [
     "FORMATS",

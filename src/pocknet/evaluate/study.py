@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from pocknet.errors import PockNetError
-from pocknet.evaluate.seeds import dvc_exp_show, flatten_keys, experiments_from_dvc_json
+from pocknet.evaluate.experiments import dvc_exp_show, flatten_keys, experiments_from_dvc_json
 
 __all__ = ["VALIDATION_METRICS", "REPORTING_METRICS", "study_table", "workspace_row", "format_table", "run_study_report"]
 

@@ -23,7 +23,8 @@ import pandas as pd
 from pocknet.errors import PockNetError
 from pocknet.evaluate.apo import transfer_ligands
 from pocknet.structure.datasets import read_ds, scan_folder
-from pocknet.structure.reader import is_structure_file, load_structure
+from pocknet.structure.paths import is_structure_file
+from pocknet.structure.reader import load_structure
 from pocknet.trainset.splits import SplitConfig, identity_aligner, sequence_identity
 
 __all__ = [

@@ -21,14 +21,9 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.spatial import cKDTree
 
-from pocknet.featurize.atom_properties import (
-    ATOM_TABLE_POW,
-    DESCRIPTOR_NAMES,
-    PLAIN_COUNT_INDEX,
-    POINT_INDEX,
-    atom_property_matrix,
-)
-from pocknet.structure.reader import ProteinAtoms
+from pocknet.featurize.atom_properties import ATOM_TABLE_POW, atom_property_matrix
+from pocknet.featurize.descriptor_columns import DESCRIPTOR_NAMES, PLAIN_COUNT_INDEX, POINT_INDEX
+from pocknet.structure.records import ProteinAtoms
 
 __all__ = ["DESCRIPTOR_NAMES", "DescriptorConfig", "exposed_atoms", "point_descriptors"]
 

@@ -20,8 +20,9 @@ from pocknet.featurize.descriptors import DESCRIPTOR_NAMES, DescriptorConfig, po
 from pocknet.config import dataclass_from_params
 from pocknet.featurize.labels import ligand_distances, point_labels
 from pocknet.structure.ligands import LigandRules
-from pocknet.structure.reader import Structure, load_structure
-from pocknet.featurize.atom_properties import vdw_radii
+from pocknet.structure.reader import load_structure
+from pocknet.structure.records import Structure
+from pocknet.featurize.radii import vdw_radii
 from pocknet.featurize.surface import sas_points
 
 __all__ = [

@@ -9,7 +9,7 @@ The burial test is one KD-tree sparse-distance query per chunk of samples,
 the chunks sized from a grid bound on their pair count, so memory stays
 bounded (a few hundred MB) for 40 000-atom complexes and for piles of
 coincident atoms alike.
-Radii: CDK's element table, as P2Rank (:func:`pocknet.featurize.atom_properties.vdw_radii`).
+Radii: CDK's element table, as P2Rank (:func:`pocknet.featurize.radii.vdw_radii`).
 """
 
 from __future__ import annotations

@@ -1,16 +1,19 @@
 """Model files: the weights plus everything needed to use them correctly.
 
-A model file is a plain dict of tensors and JSON-like values, so it loads with
-``torch.load(weights_only=True)`` (no pickled code). Besides the state dict it
-records the network config, the feature names it was trained on, the
-embedding model/layer and neighbourhood definition, the validation-chosen
-threshold and metrics, and a hash of the parameters that produced it.
+In memory a model is a :class:`ModelBundle`; on disk it is the bundle as a plain dict of
+tensors and JSON-like values (:meth:`ModelBundle.to_dict`), so it loads with
+``torch.load(weights_only=True)`` (no pickled code). Besides the state dict it records the
+network config, the feature names it was trained on, the featurisation, embedding and
+neighbourhood definitions, the pocket settings, the validation-chosen threshold, the
+calibration and metrics, and a hash of the parameters that produced it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -20,7 +23,7 @@ from pocknet.atomic import atomic_write
 from pocknet.errors import PockNetError
 from pocknet.model import ModelConfig, PocketNet
 
-__all__ = ["MODEL_FORMAT", "MODEL_FORMAT_VERSION", "make_bundle", "save_model", "load_model", "model_from_bundle"]
+__all__ = ["MODEL_FORMAT", "MODEL_FORMAT_VERSION", "ModelBundle", "save_model", "load_model"]
 
 MODEL_FORMAT = "pocknet-model"
 MODEL_FORMAT_VERSION = 1
@@ -31,28 +34,14 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=float))
 
 
-def make_bundle(
-    model: PocketNet,
-    *,
-    model_config: Mapping[str, Any],
-    feature_names: Sequence[str],
-    embedding_model: str,
-    embedding_layer: int,
-    k: int,
-    neighbour_distance: str,
-    threshold: float,
-    threshold_criterion: str,
-    metrics: Mapping[str, Any],
-    params_hash: str,
-    provenance: Mapping[str, Any],
-    featurize_config: Mapping[str, Any] | None = None,
-    pockets: Mapping[str, Any] | None = None,
-    calibration: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Everything inference needs; ``featurize_config`` must be what the training features used.
+@dataclass(frozen=True)
+class ModelBundle:
+    """A trained network and what using it correctly needs; field order is the file's key order.
 
-    ``calibration`` (plain JSON values, fitted on validation by the swa stage,
-    :func:`pocknet.predict.calibration.fit_levels`)::
+    ``featurize_config`` must be what the training features used (the ``data_engineering``
+    blocks ligands/surface/descriptors/labels); ``pockets`` the pocket settings frozen in by the
+    finalize stage. ``calibration`` (plain JSON values, fitted on validation by the finalize
+    stage, :func:`pocknet.predict.calibration.fit_levels`)::
 
         {"point": {...} | None,     # Platt on the logit → P(point within 2.6 Å of a ligand)
          "residue": {...} | None,   # Platt on log1p(residue score) → P(atom within 4 Å of a ligand)
@@ -64,32 +53,103 @@ def make_bundle(
     Older files hold the pocket calibrator itself (``{"method": "isotonic", ...}``);
     :func:`pocknet.predict.calibration.calibrators` reads both.
     """
-    return {
-        "format": MODEL_FORMAT,
-        "format_version": MODEL_FORMAT_VERSION,
-        "state_dict": {k_: v.detach().cpu().clone() for k_, v in model.state_dict().items()},
-        "model_config": _plain(dict(model_config)),
-        "feature_names": list(feature_names),
-        "embedding_model": str(embedding_model),
-        "embedding_layer": int(embedding_layer),
-        "k": int(k),
-        "neighbour_distance": str(neighbour_distance),
-        "threshold": float(threshold),
-        "threshold_criterion": str(threshold_criterion),
-        "metrics": _plain(dict(metrics)),
-        "params_hash": str(params_hash),
-        "provenance": _plain(dict(provenance)),
-        "featurize_config": _plain(dict(featurize_config or {})),
-        "pockets": _plain(dict(pockets or {})),
-        "calibration": _plain(dict(calibration)) if calibration else None,
-    }
+
+    state_dict: dict[str, torch.Tensor]
+    model_config: dict[str, Any]
+    feature_names: list[str]
+    embedding_model: str
+    embedding_layer: int
+    k: int
+    neighbour_distance: str
+    threshold: float
+    threshold_criterion: str
+    metrics: dict[str, Any]
+    params_hash: str
+    provenance: dict[str, Any]
+    featurize_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    pockets: dict[str, Any] = dataclasses.field(default_factory=dict)
+    calibration: dict[str, Any] | None = None
+
+    @classmethod
+    def from_network(
+        cls,
+        model: PocketNet,
+        *,
+        model_config: Mapping[str, Any],
+        feature_names: Sequence[str],
+        embedding_model: str,
+        embedding_layer: int,
+        k: int,
+        neighbour_distance: str,
+        threshold: float,
+        threshold_criterion: str,
+        metrics: Mapping[str, Any],
+        params_hash: str,
+        provenance: Mapping[str, Any],
+        featurize_config: Mapping[str, Any] | None = None,
+        pockets: Mapping[str, Any] | None = None,
+        calibration: Mapping[str, Any] | None = None,
+    ) -> "ModelBundle":
+        """A bundle of a live network: weights copied to CPU, every other value made plain."""
+        return cls(
+            state_dict={k_: v.detach().cpu().clone() for k_, v in model.state_dict().items()},
+            model_config=_plain(dict(model_config)),
+            feature_names=list(feature_names),
+            embedding_model=str(embedding_model),
+            embedding_layer=int(embedding_layer),
+            k=int(k),
+            neighbour_distance=str(neighbour_distance),
+            threshold=float(threshold),
+            threshold_criterion=str(threshold_criterion),
+            metrics=_plain(dict(metrics)),
+            params_hash=str(params_hash),
+            provenance=_plain(dict(provenance)),
+            featurize_config=_plain(dict(featurize_config or {})),
+            pockets=_plain(dict(pockets or {})),
+            calibration=_plain(dict(calibration)) if calibration else None,
+        )
+
+    def replace(self, **changes: Any) -> "ModelBundle":
+        """A copy with some fields changed; values must be plain (str, numbers, lists, dicts, None)
+        so the file still loads weights-only."""
+        copy = dataclasses.replace(self, **changes)
+        object.__setattr__(copy, "_file_keys", getattr(self, "_file_keys", None))
+        return copy
+
+    def network(self) -> PocketNet:
+        """The network, in eval mode."""
+        model = PocketNet(ModelConfig(**self.model_config))
+        model.load_state_dict(self.state_dict)
+        model.eval()
+        return model
+
+    def to_dict(self) -> dict[str, Any]:
+        """The file content: format header, then the fields in declaration order.
+
+        A bundle read from a file writes its keys back as the very string objects it read:
+        pickle shares equal objects by identity, so other (equal) key objects would give the
+        same content in other bytes, and a re-saved model would hash differently.
+        """
+        fields = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        content = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, **fields}
+        keys = getattr(self, "_file_keys", None) or {}
+        return {keys.get(name, name): value for name, value in content.items()}
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str | Path = "<model>") -> "ModelBundle":
+        """Checked: a malformed file fails in one line that names it, not with a traceback."""
+        _check_bundle(Path(path), data)
+        names = {field.name for field in dataclasses.fields(cls)}
+        bundle = cls(**{key: value for key, value in data.items() if key in names})
+        object.__setattr__(bundle, "_file_keys", {key: key for key in data})  # see to_dict
+        return bundle
 
 
-def save_model(bundle: Mapping[str, Any], path: str | Path) -> None:
+def save_model(bundle: ModelBundle, path: str | Path) -> None:
     # Through a file handle: given a path, torch names the archive after the (random) temporary
     # file, and the same model would hash differently on every run.
     with atomic_write(path, "wb") as handle:
-        torch.save(dict(bundle), handle)
+        torch.save(bundle.to_dict(), handle)
 
 
 # key → accepted types: what inference reads from a bundle; anything else fails here, naming the file
@@ -145,30 +205,22 @@ def _check_bundle(path: Path, bundle: Any) -> None:
         raise PockNetError(f"{path}: not a PockNet model file (state_dict entry {bad!r} is not a tensor)")
 
 
-def load_model(path: str | Path, feature_names: Sequence[str] | None = None) -> tuple[PocketNet, dict[str, Any]]:
+def load_model(path: str | Path, feature_names: Sequence[str] | None = None) -> tuple[PocketNet, ModelBundle]:
     """Load a model file safely; with ``feature_names``, refuse a model from another feature set."""
     path = Path(path)
     try:
-        bundle = torch.load(path, map_location="cpu", weights_only=True)
+        data = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError as exc:
         raise PockNetError(f"{path}: no such model file") from exc
     except IsADirectoryError as exc:
         raise PockNetError(f"{path}: is a folder, not a model file") from exc
     except Exception as exc:  # torch raises many types for corrupt/unsafe files
         raise _load_error(path, exc) from exc
-    _check_bundle(path, bundle)
-    if feature_names is not None and list(feature_names) != bundle["feature_names"]:
+    bundle = ModelBundle.from_dict(data, path)
+    if feature_names is not None and list(feature_names) != bundle.feature_names:
         raise PockNetError(f"{path}: model was trained on a different feature set than this PockNet computes")
     try:
-        return model_from_bundle(bundle), bundle
+        return bundle.network(), bundle
     except (TypeError, ValueError, KeyError, RuntimeError) as exc:  # config keys or weight shapes that do not fit
         detail = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         raise PockNetError(f"{path}: not a PockNet model file (network does not fit: {detail[:300]})") from exc
-
-
-def model_from_bundle(bundle: Mapping[str, Any]) -> PocketNet:
-    """The network of a bundle, in eval mode."""
-    model = PocketNet(ModelConfig(**bundle["model_config"]))
-    model.load_state_dict(bundle["state_dict"])
-    model.eval()
-    return model

@@ -12,7 +12,7 @@ each to an observed frequency, for three questions:
     Is this residue a binding residue, i.e. is any of its heavy atoms within
     4 Å of a relevant ligand atom (:func:`binding_residues`; SCIENCE.md has no
     residue-level label, this is the usual contact definition)? Input: the
-    residue score (Σ p² of the points within 6.1 Å, :func:`pocknet.predict.pockets.residue_scores`).
+    residue score (Σ p² of the points within 6.1 Å, :func:`pocknet.predict.residues.residue_scores`).
 ``pocket``
     Is the pocket centre within 4 Å of a relevant ligand atom (DCA, :func:`pocket_hits`)?
     Input: the pocket score.
@@ -23,41 +23,8 @@ probabilities, just like choosing thresholds or checkpoints on test data.
 Calibration never changes which points pass the threshold, the pockets, their
 scores or ranks: clustering keeps using the raw model probability.
 
-Fitted calibrators are plain JSON-able dicts stored in the model file:
-
-* ``{"method": "platt", "feature": f, "a": a, "b": b}`` —
-  ``p = 1 / (1 + exp(a·f(s) + b))`` (Platt's convention; ``a < 0`` when the
-  probability rises with the score, i.e. ``p = sigmoid(−a·f(s) − b)``). ``f`` is
-  ``"identity"`` (points: ``s`` is the logit) or ``"log1p"`` (residue and pocket
-  scores are heavy-tailed sums ≥ 0; on raw scores one large value would dominate
-  the slope). A dict without ``feature`` (older model files) means ``log1p``.
-  Targets are Platt's smoothed labels ((N₊+1)/(N₊+2) and 1/(N₋+2)), which keep
-  the fit finite when the validation labels are perfectly separable.
-* ``{"method": "pchip", "feature": f, "x": [...], "y": [...]}`` — a smooth,
-  strictly increasing map for pockets, where the hit rate is flat over most
-  scores and then rises steeply (no logistic fits both): isotonic regression on
-  ``f(s)``, each isotonic block shrunk by one pseudo-count towards the base rate
-  (so no block is exactly 0 or 1) and re-made monotone, then a monotone cubic
-  (PCHIP, Fritsch–Carlson) through the blocks' mean feature values in **logit**
-  space, with a knot at each end of the data slightly below / above the end
-  blocks (strictly increasing there too) and straight-line logit tails beyond.
-  ``x`` are the knots in feature units, ``y`` the logits there.
-* ``{"method": "isotonic", "x": [...], "y": [...]}`` — the knots of a monotone
-  step-linear fit on raw scores (the pocket calibrator of older model files:
-  coarse steps; still read, still available, not the default).
-* ``{"method": "constant", "p": rate}`` — when the validation labels are all
-  positive or all negative there is nothing to fit; the base rate is the best guess.
-
-Every calibrated probability lies in ``[PROBABILITY_EPS, 1 − PROBABILITY_EPS]``
-(0.001 … 0.999), so a 3-decimal CSV never prints 0.000 or 1.000 (nothing here is
-certain); writers with fewer decimals clip further.
-
-Quality is measured by the expected calibration error (:func:`expected_calibration_error`):
-Σ over bins of (bin count / N)·|mean predicted − observed frequency|, 10
-equal-width bins by default (``strategy="uniform"``) or equal-mass bins
-(``"quantile"``). :func:`fit_levels` reports it on the validation data the maps
-were fitted on ("in sample") and cross-fitted: 5 folds by protein, each fold's
-probabilities from a map fitted on the other folds, the honest number.
+Each map is one of :mod:`pocknet.predict.calibration_maps`; its quality is measured
+with :mod:`pocknet.predict.calibration_metrics`.
 """
 
 from __future__ import annotations
@@ -70,29 +37,23 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from pocknet.errors import ConfigError
+from pocknet.predict.calibration_maps import apply_calibrator, calibrator_function, fit_calibrator
+from pocknet.predict.calibration_metrics import (
+    cross_fitted_probabilities,
+    expected_calibration_error,
+    reliability_table,
+)
 
 __all__ = [
-    "CALIBRATION_METHODS",
     "LEVELS",
-    "PROBABILITY_EPS",
-    "apply_calibrator",
     "binding_residues",
     "calibration_note",
-    "calibrator_function",
     "calibrators",
-    "cross_fitted_probabilities",
-    "expected_calibration_error",
-    "fit_calibrator",
     "fit_levels",
-    "pocket_calibration_metrics",
     "pocket_hits",
-    "reliability_table",
 ]
 
-CALIBRATION_METHODS = ("pchip", "platt", "isotonic")
-FEATURES = ("identity", "log1p")
 LEVELS = ("point", "residue", "pocket")
-PROBABILITY_EPS = 1e-3  # calibrated probabilities lie in [eps, 1 − eps]
 
 #: (method, feature) per level; the pocket method comes from params (swa.calibration).
 LEVEL_FITS: dict[str, tuple[str, str]] = {
@@ -105,229 +66,6 @@ LEVEL_TARGETS = {
     "residue": "residue with a heavy atom within 4 Å of a relevant ligand atom",
     "pocket": "pocket centre within 4 Å of a relevant ligand atom (DCA)",
 }
-
-_PCHIP_PSEUDO_COUNT = 1.0  # isotonic blocks shrink by this many observations of the base rate
-_PCHIP_END_DELTA = 0.05  # logit units: the end knots lie this far below / above the end blocks
-
-
-def _feature(values: np.ndarray, feature: str) -> np.ndarray:
-    if feature == "identity":
-        return values
-    # log1p: scores are Σ p² ≥ 0, the clip only guards against rounding below 0.
-    return np.log1p(np.maximum(values, 0.0))
-
-
-def _platt_feature(scores: np.ndarray) -> np.ndarray:
-    """``log1p(score)`` (kept for callers of the pocket-only API)."""
-    return _feature(np.asarray(scores, dtype=np.float64), "log1p")
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    return np.log(p) - np.log1p(-p)
-
-
-def _fit_platt(x: np.ndarray, hits: np.ndarray) -> tuple[float, float]:
-    from sklearn.linear_model import LogisticRegression
-
-    n_hits = int(hits.sum())
-    # Platt's smoothed targets as sample weights: each sample appears once as a
-    # positive with weight t and once as a negative with weight 1 − t.
-    target = np.where(hits, (n_hits + 1) / (n_hits + 2), 1.0 / (len(hits) - n_hits + 2))
-    # Standardised for the optimiser (logits and log-scores have very different ranges).
-    centre, scale = float(x.mean()), float(x.std()) or 1.0
-    feature = ((x - centre) / scale)[:, None]
-    model = LogisticRegression(C=np.inf)  # unpenalised: the smoothed targets keep it finite
-    model.fit(
-        np.vstack([feature, feature]),
-        np.r_[np.ones(len(x)), np.zeros(len(x))],
-        sample_weight=np.r_[target, 1.0 - target],
-    )
-    # sklearn: p = 1 / (1 + exp(−(w·(x − c)/s + i)))  →  a = −w/s, b = w·c/s − i.
-    w, i = float(model.coef_[0, 0]), float(model.intercept_[0])
-    return -w / scale, w * centre / scale - i
-
-
-def _fit_pchip(x: np.ndarray, hits: np.ndarray) -> tuple[list[float], list[float]]:
-    """Knots (feature value, logit) of the smoothed isotonic fit (module docstring)."""
-    from sklearn.isotonic import IsotonicRegression
-
-    order = np.argsort(x, kind="stable")
-    xs, ys = x[order], hits[order].astype(np.float64)
-    fitted = IsotonicRegression(increasing=True).fit(xs, ys).predict(xs)
-    bounds = np.r_[0, np.flatnonzero(np.diff(fitted) != 0) + 1, len(xs)]
-    n = np.diff(bounds).astype(np.float64)
-    k = np.add.reduceat(ys, bounds[:-1])
-    centre = np.add.reduceat(xs, bounds[:-1]) / n
-    rate = float(ys.mean())
-    level = (k + _PCHIP_PSEUDO_COUNT * rate) / (n + _PCHIP_PSEUDO_COUNT)  # in (0, 1): 0 < rate < 1
-    # Shrinking can reorder neighbouring small blocks: make monotone again, merge equal levels.
-    level = IsotonicRegression(increasing=True).fit(centre, level, sample_weight=n).predict(centre)
-    new = np.r_[True, np.diff(level) > 1e-12]
-    group = np.cumsum(new) - 1
-    weight = np.bincount(group, weights=n)
-    centre = np.bincount(group, weights=centre * n) / weight
-    logit = _logit(np.clip(level[new], 1e-9, 1 - 1e-9))
-    knots_x, knots_y = [float(v) for v in centre], [float(v) for v in logit]
-    if xs[0] < knots_x[0]:
-        knots_x.insert(0, float(xs[0]))
-        knots_y.insert(0, knots_y[0] - _PCHIP_END_DELTA)
-    if xs[-1] > knots_x[-1]:
-        knots_x.append(float(xs[-1]))
-        knots_y.append(knots_y[-1] + _PCHIP_END_DELTA)
-    return knots_x, knots_y
-
-
-def fit_calibrator(
-    scores: np.ndarray, hits: np.ndarray, method: str = "pchip", feature: str = "log1p"
-) -> dict[str, Any]:
-    """Fit a score → probability map on validation data.
-
-    Parameters
-    ----------
-    scores
-        [n] scores (finite): pocket scores, residue scores or point logits.
-    hits
-        [n] bool, whether each is a positive (e.g. :func:`pocket_hits`).
-    method
-        ``"pchip"`` (smoothed isotonic, strictly increasing; default), ``"platt"``
-        (two-parameter logistic on ``feature(score)``) or ``"isotonic"`` (steps).
-    feature
-        ``"log1p"`` (scores ≥ 0, default) or ``"identity"`` (logits); not used by isotonic.
-
-    Returns
-    -------
-    dict
-        JSON-able parameters for :func:`apply_calibrator` (see module docstring);
-        ``{"method": "constant", "p": rate}`` when all are positives or all negatives.
-
-    Raises
-    ------
-    ValueError
-        Empty, mismatched or non-finite input.
-    ConfigError
-        Unknown ``method`` or ``feature``.
-    """
-    if method not in CALIBRATION_METHODS:
-        raise ConfigError(f"calibration method must be one of {list(CALIBRATION_METHODS)}, got {method!r}")
-    if feature not in FEATURES:
-        raise ConfigError(f"calibration feature must be one of {list(FEATURES)}, got {feature!r}")
-    scores = np.asarray(scores, dtype=np.float64)
-    hits = np.asarray(hits).astype(bool)
-    if scores.ndim != 1 or hits.shape != scores.shape:
-        raise ValueError(f"scores {scores.shape} and hits {hits.shape} must be 1-D of equal length")
-    if len(scores) == 0:
-        raise ValueError("cannot fit a calibrator on no data")
-    if not np.isfinite(scores).all():
-        raise ValueError("scores contain NaN or infinite values")
-    n_hits = int(hits.sum())
-    if n_hits == 0 or n_hits == len(hits):
-        return {"method": "constant", "p": n_hits / len(hits)}
-    if method == "isotonic":
-        from sklearn.isotonic import IsotonicRegression
-
-        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0, increasing=True)
-        iso.fit(scores, hits.astype(np.float64))
-        return {
-            "method": "isotonic",
-            "x": [float(v) for v in iso.X_thresholds_],
-            "y": [float(v) for v in iso.y_thresholds_],
-        }
-    x = _feature(scores, feature)
-    if method == "pchip":
-        knots_x, knots_y = _fit_pchip(x, hits)
-        return {"method": "pchip", "feature": feature, "x": knots_x, "y": knots_y}
-    a, b = _fit_platt(x, hits)
-    return {"method": "platt", "feature": feature, "a": a, "b": b}
-
-
-def _checked(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Validated, array-converted copy of calibrator parameters (e.g. read back from JSON)."""
-    method = params.get("method") if isinstance(params, Mapping) else None
-    required = {"isotonic": ("x", "y"), "pchip": ("x", "y"), "platt": ("a", "b"), "constant": ("p",)}
-    if method not in required:
-        raise ConfigError(f"calibrator method must be one of {sorted(required)}, got {method!r}")
-    missing = [key for key in required[method] if key not in params]
-    if missing:
-        raise ConfigError(f"{method} calibrator is missing {missing}")
-    feature = params.get("feature", "log1p")
-    if feature not in FEATURES:
-        raise ConfigError(f"calibrator feature must be one of {list(FEATURES)}, got {feature!r}")
-    if method in ("isotonic", "pchip"):
-        x = np.asarray(params["x"], dtype=np.float64)
-        y = np.asarray(params["y"], dtype=np.float64)
-        if x.ndim != 1 or x.shape != y.shape or len(x) == 0 or np.any(np.diff(x) < 0):
-            raise ConfigError(f"{method} calibrator needs equal-length, non-empty x (ascending) and y")
-        if not (np.isfinite(x).all() and np.isfinite(y).all()):
-            raise ConfigError(f"{method} calibrator has non-finite knots")
-        if method == "isotonic":
-            return {"method": method, "x": x, "y": y}
-        if np.any(np.diff(x) <= 0) or np.any(np.diff(y) < 0):
-            raise ConfigError("pchip calibrator needs strictly ascending x and non-decreasing y")
-        checked: dict[str, Any] = {"method": method, "feature": feature, "x": x, "y": y}
-        if len(x) >= 2:
-            from scipy.interpolate import PchipInterpolator
-
-            checked["spline"] = PchipInterpolator(x, y, extrapolate=False)
-            checked["slopes"] = ((y[1] - y[0]) / (x[1] - x[0]), (y[-1] - y[-2]) / (x[-1] - x[-2]))
-        return checked
-    values = {key: float(params[key]) for key in required[method]}
-    if not all(np.isfinite(v) for v in values.values()):
-        raise ConfigError(f"{method} calibrator has non-finite parameters")
-    return {"method": method, "feature": feature, **values}
-
-
-def _pchip_logit(params: Mapping[str, Any], x: np.ndarray) -> np.ndarray:
-    knots_x, knots_y = params["x"], params["y"]
-    if len(knots_x) == 1:
-        return np.full(x.shape, knots_y[0])
-    low, high = params["slopes"]
-    inside = params["spline"](np.clip(x, knots_x[0], knots_x[-1]))
-    out = np.where(x < knots_x[0], knots_y[0] + low * (x - knots_x[0]), inside)
-    return np.where(x > knots_x[-1], knots_y[-1] + high * (x - knots_x[-1]), out)
-
-
-def _apply_checked(params: Mapping[str, Any], scores: np.ndarray) -> np.ndarray:
-    scores = np.asarray(scores, dtype=np.float64)
-    method = params["method"]
-    if method == "isotonic":
-        out = np.interp(scores, params["x"], params["y"])  # clamps to end values, as out_of_bounds="clip"
-    elif method == "pchip":
-        logit = _pchip_logit(params, _feature(scores, params["feature"]))
-        with np.errstate(over="ignore"):  # exp overflow → p = 0, the right limit (clipped below)
-            out = 1.0 / (1.0 + np.exp(-logit))
-    elif method == "platt":
-        with np.errstate(over="ignore"):
-            out = 1.0 / (1.0 + np.exp(params["a"] * _feature(scores, params["feature"]) + params["b"]))
-    else:
-        out = np.full(scores.shape, params["p"])
-    return np.clip(out, PROBABILITY_EPS, 1.0 - PROBABILITY_EPS)
-
-
-def apply_calibrator(params: Mapping[str, Any], scores: np.ndarray | float) -> np.ndarray:
-    """Probabilities (float64, in [0.001, 0.999], shape of ``scores``) from fitted parameters.
-
-    Parameters
-    ----------
-    params
-        Output of :func:`fit_calibrator`, possibly after a JSON round trip.
-    scores
-        Scores of the kind the calibrator was fitted on.
-    """
-    return _apply_checked(_checked(params), scores)
-
-
-def calibrator_function(params: Mapping[str, Any]) -> Callable[[float | np.ndarray], np.ndarray]:
-    """A callable ``scores → probabilities`` (e.g. for :func:`pocknet.predict.pockets.find_pockets`).
-
-    Parameters are validated once, here, so a bad calibrator file fails at load
-    time rather than on the first structure.
-    """
-    checked = _checked(params)
-
-    def calibrate(scores: float | np.ndarray) -> np.ndarray:
-        return _apply_checked(checked, scores)
-
-    return calibrate
 
 
 def _is_old_layout(calibration: Mapping[str, Any]) -> bool:
@@ -421,101 +159,7 @@ def binding_residues(
     return out
 
 
-# --------------------------------------------------------------------------- quality
-
-
-def _checked_pairs(probabilities: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    p = np.asarray(probabilities, dtype=np.float64).ravel()
-    y = np.asarray(labels).astype(bool).ravel()
-    if p.shape != y.shape:
-        raise ValueError(f"{len(p)} probabilities but {len(y)} labels")
-    if not np.isfinite(p).all() or (len(p) and (p.min() < 0.0 or p.max() > 1.0)):
-        raise ValueError("probabilities must be finite and in [0, 1]")
-    return p, y
-
-
-def reliability_table(
-    probabilities: np.ndarray, labels: np.ndarray, bins: int = 10, strategy: str = "uniform"
-) -> pd.DataFrame:
-    """Mean predicted probability against observed frequency, per bin.
-
-    Parameters
-    ----------
-    probabilities, labels
-        [n] predicted probabilities and [n] bool outcomes.
-    bins
-        Number of bins.
-    strategy
-        ``"uniform"``: equal-width bins on [0, 1] (the last one closed);
-        ``"quantile"``: equal-mass bins (sorted probabilities split into ``bins``
-        near-equal groups; ties may straddle two bins).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``bin`` (0-based), ``lower``, ``upper`` (the bin's edges; for quantile bins
-        the smallest and largest probability in it), ``mean_predicted``,
-        ``observed`` and ``count``; empty bins are left out (no NaN).
-    """
-    if bins < 1:
-        raise ValueError(f"bins must be >= 1, got {bins}")
-    if strategy not in ("uniform", "quantile"):
-        raise ValueError(f"strategy must be uniform or quantile, got {strategy!r}")
-    p, y = _checked_pairs(probabilities, labels)
-    rows = []
-    if strategy == "uniform":
-        index = np.minimum((p * bins).astype(np.int64), bins - 1)
-        groups = [np.flatnonzero(index == b) for b in range(bins)]
-        edges = [(b / bins, (b + 1) / bins) for b in range(bins)]
-    else:
-        groups = np.array_split(np.argsort(p, kind="stable"), bins)
-        edges = [(float(p[g].min()), float(p[g].max())) if len(g) else (0.0, 0.0) for g in groups]
-    for b, (members, (lower, upper)) in enumerate(zip(groups, edges)):
-        if len(members):
-            rows.append((b, lower, upper, float(p[members].mean()), float(y[members].mean()), len(members)))
-    columns = ["bin", "lower", "upper", "mean_predicted", "observed", "count"]
-    return pd.DataFrame(rows, columns=columns).astype({"bin": np.int64, "count": np.int64})
-
-
-def expected_calibration_error(
-    probabilities: np.ndarray, labels: np.ndarray, bins: int = 10, strategy: str = "uniform"
-) -> float:
-    """ECE: Σ over bins of (count / n)·|mean predicted − observed| (:func:`reliability_table` bins).
-
-    NaN for no data. A perfectly calibrated predictor scores 0; one that says
-    0.8 where 60 % happen, on every sample, scores 0.2.
-    """
-    table = reliability_table(probabilities, labels, bins, strategy)
-    n = int(table["count"].sum())
-    if n == 0:
-        return float("nan")
-    gap = (table["mean_predicted"] - table["observed"]).abs()
-    return float((gap * table["count"]).sum() / n)
-
-
-def cross_fitted_probabilities(
-    scores: np.ndarray,
-    labels: np.ndarray,
-    groups: np.ndarray,
-    fit: Callable[[np.ndarray, np.ndarray], Mapping[str, Any]],
-    folds: int = 5,
-) -> np.ndarray | None:
-    """Out-of-fold probabilities: each group fold (by protein) calibrated by a map fitted on the others.
-
-    ``None`` when there are fewer than two groups.
-    """
-    from sklearn.model_selection import GroupKFold
-
-    scores = np.asarray(scores, dtype=np.float64)
-    labels = np.asarray(labels).astype(bool)
-    groups = np.asarray(groups)
-    n_groups = len(np.unique(groups))
-    if n_groups < 2:
-        return None
-    out = np.empty(len(scores))
-    for train, test in GroupKFold(n_splits=min(folds, n_groups)).split(scores, labels, groups):
-        out[test] = apply_calibrator(fit(scores[train], labels[train]), scores[test])
-    return out
+# --------------------------------------------------------------------------- levels
 
 
 def _none_if_nan(value: float) -> float | None:
@@ -610,24 +254,3 @@ def fit_levels(
     columns = ["level", "bin", "lower", "upper", "mean_predicted", "observed", "count"]
     reliability = pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)
     return calibration, reliability
-
-
-def pocket_calibration_metrics(probabilities: np.ndarray, hits: np.ndarray, bins: int = 10) -> dict[str, float | int]:
-    """ECE of pocket probabilities against DCA hits on an evaluation set (evaluation only, never fitted).
-
-    Pockets without a probability (NaN: a model file without a pocket calibrator)
-    are left out; no keys at all when none has one.
-    """
-    p = np.asarray(probabilities, dtype=np.float64).ravel()
-    y = np.asarray(hits).astype(bool).ravel()
-    keep = np.isfinite(p)
-    if not keep.any():
-        return {}
-    p, y = np.clip(p[keep], 0.0, 1.0), y[keep]
-    return {
-        "pocket_ece": expected_calibration_error(p, y, bins, "uniform"),
-        "pocket_ece_equal_mass": expected_calibration_error(p, y, bins, "quantile"),
-        "pocket_mean_probability": float(p.mean()),
-        "pocket_hit_rate": float(y.mean()),
-        "pocket_n": len(p),
-    }

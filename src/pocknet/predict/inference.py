@@ -14,20 +14,30 @@ import math
 import statistics
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from pocknet.atomic import atomic_write
+from pocknet.errors import PockNetError
 from pocknet.featurize.features import ProteinFeatures
-from pocknet.predict.outputs import parse_formats, write_outputs
+from pocknet.model.files import ModelBundle
+from pocknet.predict.writers import parse_formats, write_outputs
 from pocknet.predict.predictor import Predictor
 from pocknet.predict.prediction import Prediction
 from pocknet.progress import progress
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PredictionPlan", "plan_predictions", "write_predictions", "POCKET_TABLE_COLUMNS"]
+__all__ = [
+    "PredictionPlan",
+    "plan_predictions",
+    "write_predictions",
+    "point_probabilities_path",
+    "read_point_probabilities",
+    "POCKET_TABLE_COLUMNS",
+]
 
 POCKET_TABLE_COLUMNS = ["protein", "split", "rank", "score", "probability", "center_x", "center_y", "center_z", "sas_points"]
 
@@ -40,7 +50,7 @@ class PredictionPlan:
 
 
 def plan_predictions(
-    bundle: dict[str, Any],
+    bundle: ModelBundle,
     protein_features: Mapping[str, Callable[[], ProteinFeatures]],
     splits: pd.DataFrame,
     which: Sequence[str],
@@ -59,8 +69,29 @@ def plan_predictions(
     return PredictionPlan(predictions=predictions(), formats=fmts, n_proteins=len(chosen))
 
 
+def point_probabilities_path(root: str | Path, protein: str) -> Path:
+    """Where the stage keeps a protein's model point probabilities (what reporting scores)."""
+    return Path(root) / f"{protein}_point_probabilities.npy"
+
+
+def read_point_probabilities(root: str | Path, protein: str, n_points: int) -> np.ndarray:
+    """The model's (uncalibrated) point probabilities the inference stage wrote for ``protein``."""
+    path = point_probabilities_path(root, protein)
+    try:
+        values = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise PockNetError(f"{path}: no readable point probabilities ({exc}); re-run the inference stage") from exc
+    if values.shape != (n_points,) or values.dtype != np.float32:
+        raise PockNetError(f"{path}: {values.shape} {values.dtype}, expected ({n_points},) float32; re-run inference")
+    return values
+
+
 def write_predictions(plan: PredictionPlan, root: str | Path) -> None:
-    """Per-structure outputs under ``root/<dataset path>/`` plus ``root/pockets.csv`` (all pockets)."""
+    """Per-structure outputs under ``root/<dataset path>/`` plus ``root/pockets.csv`` (all pockets).
+
+    Beside each structure's files, ``<name>_point_probabilities.npy``: the model's point
+    probabilities (float32, uncalibrated), so the reporting stage reads them rather than scoring again.
+    """
     root = Path(root)
     records, seconds = [], []
     for pid, split, prediction in plan.predictions:
@@ -68,6 +99,8 @@ def write_predictions(plan: PredictionPlan, root: str | Path) -> None:
         seconds.append(prediction.seconds)
         prediction = dataclasses.replace(prediction, seconds=math.nan)
         write_outputs(prediction, root / PurePosixPath(pid).parent, plan.formats)
+        with atomic_write(point_probabilities_path(root, pid), "wb") as handle:
+            np.save(handle, np.asarray(prediction.raw_probabilities, dtype=np.float32), allow_pickle=False)
         for pocket in prediction.pockets:
             x, y, z = (float(c) for c in pocket.centre)
             records.append((pid, split, pocket.rank, pocket.score, pocket.probability, x, y, z, len(pocket.point_indices)))

@@ -1,7 +1,7 @@
 """What a prediction is: the featurised structure, point probabilities, pockets, residue scores.
 
 Kept apart from :mod:`pocknet.predict.predictor` (which computes it) and
-:mod:`pocknet.predict.outputs` (which writes it) so both depend on data, not on each other.
+:mod:`pocknet.predict.writers` (which writes it) so both depend on data, not on each other.
 """
 
 from __future__ import annotations

@@ -20,9 +20,10 @@ from pocknet.predict.calibration import calibration_note, calibrators
 from pocknet.featurize.descriptors import DESCRIPTOR_NAMES, exposed_atoms
 from pocknet.errors import ConfigError, PockNetError
 from pocknet.featurize.features import FeaturizeConfig, ProteinFeatures, featurize
-from pocknet.model.files import load_model, model_from_bundle
+from pocknet.model.files import ModelBundle, load_model
 from pocknet.trainset.neighbours import nearest_residues
-from pocknet.predict.pockets import PocketConfig, find_pockets, residue_pocket_ranks, residue_scores, zscores
+from pocknet.predict.pockets import PocketConfig, find_pockets
+from pocknet.predict.residues import residue_pocket_ranks, residue_scores, zscores
 from pocknet.predict.prediction import Prediction
 from pocknet.embed.residue_chains import protein_residue_embeddings
 from pocknet.structure.reader import load_structure
@@ -88,11 +89,11 @@ class Predictor:
         model_path: str | Path | None = None,
         device: str = "cpu",
         embed: Callable[[str], np.ndarray] | None = None,
-        bundle: dict[str, Any] | None = None,
+        bundle: ModelBundle | None = None,
     ) -> None:
         if bundle is not None:  # an in-memory bundle (pipeline stages)
             self.path = Path(model_path or "<in memory>")
-            self.model, self.bundle = model_from_bundle(bundle), bundle
+            self.model, self.bundle = bundle.network(), bundle
         else:
             self.path = Path(model_path) if model_path else default_model_path()
             self.model, self.bundle = load_model(self.path, feature_names=DESCRIPTOR_NAMES)
@@ -101,9 +102,9 @@ class Predictor:
         self.device = torch.device(device)
         self.model.to(self.device)
         try:  # settings recorded in the file: a malformed one must name the file, not end in a traceback
-            self.featurize_config = FeaturizeConfig.from_params(self.bundle.get("featurize_config") or {})
-            self.pocket_config = PocketConfig.from_params(self.bundle.get("pockets") or {})
-            calibration = self.bundle.get("calibration")
+            self.featurize_config = FeaturizeConfig.from_params(self.bundle.featurize_config)
+            self.pocket_config = PocketConfig.from_params(self.bundle.pockets)
+            calibration = self.bundle.calibration
             # level → callable or None; old model files hold only the pocket calibrator
             self.calibrators = calibrators(calibration)
             self.calibrator = self.calibrators["pocket"]
@@ -113,11 +114,11 @@ class Predictor:
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             raise PockNetError(f"{self.path}: not a PockNet model file (bad settings: {exc})") from exc
         self._embed = embed
-        self.name = str(self.bundle.get("provenance", {}).get("name", self.path.stem))
+        self.name = str(self.bundle.provenance.get("name", self.path.stem))
 
     @property
     def uses_embeddings(self) -> bool:
-        return self.bundle["embedding_model"] != "none"
+        return self.bundle.embedding_model != "none"
 
     def load_embedder(self) -> None:
         """Build the ESM2 embedder now rather than on the first structure (fusion models only).
@@ -126,10 +127,11 @@ class Predictor:
         ESM2 weights count as part of the model, not against ``--max-memory``.
         """
         if self.uses_embeddings and self._embed is None:
-            from pocknet.embed.embeddings import EmbeddingConfig, EsmEmbedder
+            from pocknet.embed.config import EmbeddingConfig
+            from pocknet.embed.embedder import EsmEmbedder
 
             embedder = EsmEmbedder(
-                EmbeddingConfig(model=self.bundle["embedding_model"], layer=self.bundle["embedding_layer"])
+                EmbeddingConfig(model=self.bundle.embedding_model, layer=self.bundle.embedding_layer)
             )
             self._embed = lambda sequence: embedder.embed([sequence])[0]
 
@@ -148,8 +150,8 @@ class Predictor:
         """
         if features.n_points == 0:
             return np.zeros(0, np.float32), np.zeros(0, np.float32)
-        arrays = features_batch_arrays(features, self.bundle["k"] if self.uses_embeddings else 0,
-                                       self.bundle["neighbour_distance"], context_spec(self.model.config))  # fmt: skip
+        arrays = features_batch_arrays(features, self.bundle.k if self.uses_embeddings else 0,
+                                       self.bundle.neighbour_distance, context_spec(self.model.config))  # fmt: skip
         dataset = PointDataset(arrays, self._embedding_table(features))
         self.model.eval()
         logits, out = [], []
@@ -179,7 +181,7 @@ class Predictor:
         """
         start = time.perf_counter()
         logits, probabilities = self.logits_and_scores(features) if scored is None else scored
-        threshold = float(self.bundle["threshold"] if threshold is None else threshold)
+        threshold = float(self.bundle.threshold if threshold is None else threshold)
         exposed = exposed_atoms(features.points, features.atom_coords, self.featurize_config.descriptors.exposed_distance)
         pockets = find_pockets(
             features.points, probabilities, threshold, features.atom_coords, features.atom_residue,
@@ -233,8 +235,8 @@ class Predictor:
         b = self.bundle
         return {
             "path": str(self.path),
-            "embedding_model": b["embedding_model"],
-            "threshold": b["threshold"],
-            "params_hash": b["params_hash"][:12],
-            "validation": {k: b["metrics"].get(k) for k in ("pr_auc", "roc_auc", "iou")},
+            "embedding_model": b.embedding_model,
+            "threshold": b.threshold,
+            "params_hash": b.params_hash[:12],
+            "validation": {k: b.metrics.get(k) for k in ("pr_auc", "roc_auc", "iou")},
         }

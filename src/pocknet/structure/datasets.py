@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from pocknet.errors import DatasetError
-from pocknet.structure.reader import is_structure_file
+from pocknet.structure.paths import is_structure_file
 
 __all__ = ["DatasetEntry", "Dataset", "read_ds", "scan_folder", "open_dataset"]
 

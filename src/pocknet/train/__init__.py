@@ -1,1 +1,1 @@
-"""The training and swa stages: Lightning fit, progress, SWA, the shipped model and its card."""
+"""The training, swa and finalize stages: Lightning fit, SWA, the shipped model (choice, calibration) and its card."""

@@ -30,6 +30,7 @@ import pandas as pd
 from pocknet.predict.calibration import LEVELS, binding_residues, fit_levels, pocket_hits
 from pocknet.config import dataclass_from_params
 from pocknet.featurize.features import ProteinFeatures, relevant_ligand_atoms
+from pocknet.model.files import ModelBundle
 from pocknet.predict.pockets import PocketConfig
 from pocknet.predict.predictor import Predictor
 from pocknet.progress import progress
@@ -39,10 +40,10 @@ __all__ = ["select_candidate", "calibrate_bundle", "validation_calibration_data"
 log = logging.getLogger(__name__)
 
 
-def select_candidate(candidates: Mapping[str, Mapping[str, Any]]) -> str:
+def select_candidate(candidates: Mapping[str, ModelBundle]) -> str:
     """Name of the bundle with the highest validation PR-AUC (NaN loses)."""
     def key(name: str) -> float:
-        value = candidates[name]["metrics"].get("pr_auc", math.nan)
+        value = candidates[name].metrics.get("pr_auc", math.nan)
         return -math.inf if value is None or math.isnan(value) else value
 
     return max(sorted(candidates), key=key)
@@ -102,24 +103,23 @@ def validation_calibration_data(
 
 
 def calibrate_bundle(
-    candidates: Mapping[str, dict[str, Any]],
+    candidates: Mapping[str, ModelBundle],
     protein_features: Mapping[str, Callable[[], ProteinFeatures]],
     splits: pd.DataFrame,
     pockets: Mapping[str, Any],
     method: str = "pchip",
     bins: int = 10,
     folds: int = 5,
-) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame]:
+) -> tuple[ModelBundle, dict[str, Any], pd.DataFrame]:
     """(final bundle, metrics, reliability table) from the candidates and the validation proteins.
 
     The bundle's ``calibration`` holds the point, residue and pocket calibrators,
     their validation ECE and reliability tables (:func:`pocknet.predict.calibration.fit_levels`).
     """
     chosen = select_candidate(candidates)
-    bundle = dict(candidates[chosen])
-    bundle["pockets"] = dict(pockets)
-    bundle["calibration"] = None  # predict with the raw model: calibration is fitted here
     dataclass_from_params(PocketConfig, pockets, "pockets")  # validate early
+    # predict with the raw model: calibration is fitted here
+    bundle = candidates[chosen].replace(pockets=dict(pockets), calibration=None)
     predictor = Predictor(bundle=bundle)
     val_ids = sorted(splits.loc[splits["split"] == "val", "protein"])
     data, raw, counts = validation_calibration_data(predictor, protein_features, val_ids)
@@ -128,21 +128,21 @@ def calibrate_bundle(
     calibration, reliability = fit_levels(data, pocket_method=method, bins=bins, folds=folds, uncalibrated=raw)
     if all(calibration[level] is None for level in LEVELS):
         log.warning("no validation data: probabilities stay uncalibrated")
-    bundle["calibration"] = json.loads(json.dumps(calibration))  # plain values: loads with weights_only=True
     n_pockets, hits = len(data["pocket"][0]), data["pocket"][1]
-    provenance = dict(bundle["provenance"])
-    provenance.update(
-        selected=chosen,
-        calibration_method=method,
-        calibration_points=len(data["point"][0]),
-        calibration_residues=len(data["residue"][0]),
-        calibration_pockets=n_pockets,
-    )
-    bundle["provenance"] = provenance
+    provenance = {
+        **bundle.provenance,
+        "selected": chosen,
+        "calibration_method": method,
+        "calibration_points": len(data["point"][0]),
+        "calibration_residues": len(data["residue"][0]),
+        "calibration_pockets": n_pockets,
+    }
+    # plain values: the file loads weights-only
+    bundle = bundle.replace(calibration=json.loads(json.dumps(calibration)), provenance=provenance)
     proteins = counts["proteins"]
     metrics = {
         "selected": chosen,
-        "val_pr_auc": bundle["metrics"].get("pr_auc"),
+        "val_pr_auc": bundle.metrics.get("pr_auc"),
         "val_proteins_with_ligands": proteins,
         "val_pockets": n_pockets,
         "val_pocket_hit_rate": float(np.mean(hits)) if n_pockets else 0.0,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from pocknet.atomic import atomic_path, atomic_write
-from pocknet.model.files import load_model
+from pocknet.model.files import ModelBundle, load_model
 from pocknet.predict.predictor import DEFAULT_MODEL
 
 __all__ = ["render_model_card", "ship"]
@@ -27,10 +27,10 @@ def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def _calibration_lines(bundle: Mapping[str, Any]) -> list[str]:
+def _calibration_lines(bundle: ModelBundle) -> list[str]:
     """What each probability means, how it was calibrated on validation, and its ECE."""
-    calibration = bundle.get("calibration") or {}
-    prov = bundle.get("provenance", {})
+    calibration = bundle.calibration or {}
+    prov = bundle.provenance
     if "method" in calibration:  # older files: the pocket calibrator only
         return [
             (
@@ -68,10 +68,10 @@ def _context_note(cfg: Mapping[str, Any]) -> str:
             f"stride {cfg['context_stride']}, {cfg['context_layers']} layers)")  # fmt: skip
 
 
-def render_model_card(bundle: Mapping[str, Any], sha256: str, size: int, training_data: str) -> str:
-    metrics = bundle["metrics"]
-    prov = bundle.get("provenance", {})
-    cfg = bundle["model_config"]
+def render_model_card(bundle: ModelBundle, sha256: str, size: int, training_data: str) -> str:
+    metrics = bundle.metrics
+    prov = bundle.provenance
+    cfg = bundle.model_config
     lines = [
         "# PockNet default model",
         "",
@@ -82,11 +82,11 @@ def render_model_card(bundle: Mapping[str, Any], sha256: str, size: int, trainin
         f"- Training data: {training_data}",
         f"- Selected on validation: `{prov.get('selected', prov.get('stage'))}` "
         f"(best-epoch vs SWA by validation PR-AUC); SWA epochs {prov.get('epochs', '-')}",
-        f"- Parameters hash: `{bundle['params_hash']}`",
+        f"- Parameters hash: `{bundle.params_hash}`",
         f"- Network: hidden {cfg['hidden']}, {cfg['tabular_layers']} tabular layers, norm {cfg['norm']}, "
         f"head {cfg['head_layers']} layers, dropout {cfg['dropout']}{_context_note(cfg)}",
-        f"- Features: {len(bundle['feature_names'])} P2Rank-style SAS-point descriptors",
-        f"- Point threshold (maximises validation {bundle['threshold_criterion'].upper()}): {bundle['threshold']:.4f}",
+        f"- Features: {len(bundle.feature_names)} P2Rank-style SAS-point descriptors",
+        f"- Point threshold (maximises validation {bundle.threshold_criterion.upper()}): {bundle.threshold:.4f}",
         *_calibration_lines(bundle),
         "",
         "## Validation metrics (points of the validation proteins; never the test sets)",

@@ -25,7 +25,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from pocknet.errors import ConfigError
 
-__all__ = ["average_state_dicts", "choose_window", "recalibrate_batchnorm", "swa_state_dict"]
+__all__ = ["average_state_dicts", "choose_window", "recalibrate_batchnorm"]
 
 log = logging.getLogger(__name__)
 
@@ -168,21 +168,3 @@ def recalibrate_batchnorm(
     elif unused:
         log.warning("swa: %d BatchNorm layer(s) saw no data and keep reset statistics", len(unused))
     return next((rows[bn] for bn in bns if rows[bn]), 0)
-
-
-def swa_state_dict(
-    checkpoint_state_dicts: Sequence[Mapping[str, torch.Tensor]],
-    scores: Sequence[float],
-    width: int,
-) -> tuple[dict[str, torch.Tensor], tuple[int, int]]:
-    """Average the checkpoints of the best validation window: ``(state_dict, (start, stop))``.
-
-    ``checkpoint_state_dicts[i]`` and ``scores[i]`` belong to the same epoch.
-    BatchNorm statistics of the result still need :func:`recalibrate_batchnorm`.
-    """
-    if len(checkpoint_state_dicts) != len(scores):
-        raise ValueError(
-            f"swa: {len(checkpoint_state_dicts)} checkpoints but {len(scores)} validation scores"
-        )
-    start, stop = choose_window(scores, width)
-    return average_state_dicts(checkpoint_state_dicts[start:stop]), (start, stop)

@@ -14,10 +14,14 @@ import torch
 
 from pocknet.config import dataclass_from_params
 from pocknet.errors import ConfigError
-from pocknet.trainset.h5store import H5Reader
+from pocknet.model.files import ModelBundle
+from pocknet.trainset.h5reader import H5Reader
 from pocknet.trainset.arrays import context_spec
 from pocknet.train.swa import average_state_dicts, choose_window, recalibrate_batchnorm
-from pocknet.train.training import PocketModule, PointDataModule, TrainingConfig, export_model, validation_report
+from pocknet.train.config import TrainingConfig
+from pocknet.train.datamodule import PointDataModule
+from pocknet.train.module import PocketModule
+from pocknet.train.training import export_model, validation_report
 
 __all__ = ["SwaConfig", "swa_window", "stochastic_weight_average"]
 
@@ -25,7 +29,7 @@ __all__ = ["SwaConfig", "swa_window", "stochastic_weight_average"]
 @dataclass(frozen=True)
 class SwaConfig:
     mode: str = "best_window"  # best_window | fixed
-    window: int = 5  # epochs averaged in best_window mode
+    window: int = 4  # epochs averaged in best_window mode
     start: int | None = None  # fixed mode: first epoch (inclusive)
     stop: int | None = None  # fixed mode: last epoch (exclusive)
     bn_batches: int | None = None  # training batches for BN recalibration (None: all)
@@ -35,7 +39,7 @@ class SwaConfig:
     calibration_folds: int = 5  # protein folds for the cross-fitted ECE
 
     def __post_init__(self) -> None:
-        from pocknet.predict.calibration import CALIBRATION_METHODS
+        from pocknet.predict.calibration_maps import CALIBRATION_METHODS
 
         if self.mode not in ("best_window", "fixed"):
             raise ConfigError(f"swa.mode must be best_window or fixed, got {self.mode!r}")
@@ -78,8 +82,8 @@ class _Limited:
 
 
 def stochastic_weight_average(
-    history: pd.DataFrame, reader: H5Reader, config: SwaConfig, training: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
+    history: pd.DataFrame, reader: H5Reader, config: SwaConfig, train_config: TrainingConfig
+) -> tuple[ModelBundle, dict[str, Any]]:
     """Average the chosen checkpoints, recalibrate BN on training batches, evaluate on validation."""
     if history.empty:
         raise ConfigError("swa: the training history is empty; run the training stage first")
@@ -88,7 +92,6 @@ def stochastic_weight_average(
     checkpoints = [torch.load(path, map_location="cpu", weights_only=True) for path in members["checkpoint"]]
     module = PocketModule(**checkpoints[-1]["hyper_parameters"])
     module.load_state_dict(average_state_dicts([c["state_dict"] for c in checkpoints]))
-    train_config = TrainingConfig.from_params(training)
     data = PointDataModule(
         reader.path, train_config.batch_size, 0, seed=train_config.seed, context=context_spec(module.model.config)
     )
@@ -98,6 +101,6 @@ def stochastic_weight_average(
     report = validation_report(module.model, data, train_config.threshold_criterion)
     epochs = [int(e) for e in members["epoch"]]
     provenance = {"stage": "swa", "epochs": epochs, "window": [start, stop], "bn_samples": seen}
-    bundle = export_model(module, reader, report, {"training": dict(training), "swa": vars(config)}, provenance)
+    bundle = export_model(module, reader, report, {"training": train_config.as_params(), "swa": vars(config)}, provenance)
     metrics = {"epochs": epochs, "bn_samples": seen, "threshold": report["threshold"], **report["val"]}
     return bundle, metrics

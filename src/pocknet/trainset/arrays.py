@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from pocknet.trainset.h5store import H5Reader
+from pocknet.trainset.h5reader import H5Reader
 from pocknet.trainset.neighbours import PAD_INDEX, k_nearest_points
 
 __all__ = [

@@ -16,15 +16,34 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 import pandas as pd
 
-from pocknet.embed.embeddings import EmbeddingCache
+from pocknet.embed.cache import EmbeddingCache
+from pocknet.config import dataclass_from_params
 from pocknet.errors import PockNetError
 from pocknet.featurize.features import ProteinFeatures
-from pocknet.trainset.h5store import H5Reader, H5Writer
+from pocknet.trainset.h5reader import H5Reader
+from pocknet.trainset.h5writer import H5Writer
 from pocknet.trainset.neighbours import nearest_residues
+from pocknet.trainset.splits import SplitConfig
 from pocknet.progress import progress
 from pocknet.embed.residue_chains import protein_residue_embeddings
 
-__all__ = ["ProteinRecord", "TrainingSetPlan", "plan_training_set", "write_training_set", "training_set_summary"]
+__all__ = ["AssemblyConfig", "ProteinRecord", "TrainingSetPlan", "plan_training_set", "write_training_set", "training_set_summary"]
+
+
+@dataclass(frozen=True)
+class AssemblyConfig:
+    """The ``h5_assembly`` block of params.yaml."""
+
+    k: int = 16  # neighbour residues per point (centre residue excluded)
+    neighbour_distance: str = "ca"  # ca | centroid | min_atom
+    compression: str | None = "gzip"  # gzip | lzf | None
+    chunk_points: int = 16384  # rows per HDF5 chunk
+    splits: SplitConfig = SplitConfig()
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None) -> "AssemblyConfig":
+        params = params or {}
+        return dataclass_from_params(cls, params, "h5_assembly", splits=SplitConfig.from_params(params.get("splits")))
 
 
 @dataclass(frozen=True)
@@ -58,15 +77,17 @@ def plan_training_set(
     protein_features: Mapping[str, Callable[[], ProteinFeatures]],
     splits: pd.DataFrame,
     embedding_manifest: pd.DataFrame,
+    config: AssemblyConfig,
     *,
     cache_dir: str | Path,
-    k: int,
-    neighbour_distance: str,
     params: Mapping[str, Any],
-    compression: str | None = "gzip",
-    chunk_points: int = 16384,
 ) -> TrainingSetPlan:
-    """Everything needed to write the H5, with proteins in id order and dropped ones left out."""
+    """Everything needed to write the H5, with proteins in id order and dropped ones left out.
+
+    ``params`` (the blocks that made the features, embeddings and this file) is recorded in the
+    file's ``params_json`` attribute: the provenance of the training set.
+    """
+    k, neighbour_distance = config.k, config.neighbour_distance
     model, layer, dim, cache = _embedding_source(embedding_manifest, cache_dir)
     kept = splits[splits["split"] != "dropped"].sort_values("protein")
     missing = sorted(set(kept["protein"]) - set(protein_features))
@@ -81,8 +102,8 @@ def plan_training_set(
         "embedding_layer": layer,
         "embedding_dim": dim,
         "params_json": json.dumps(params, sort_keys=True, default=str),
-        "compression": compression,
-        "chunk_points": int(chunk_points),
+        "compression": config.compression,
+        "chunk_points": int(config.chunk_points),
     }
 
     def lookup(sequence: str) -> np.ndarray:

@@ -4,7 +4,7 @@ Each point already knows its *centre* residue (``ProteinFeatures.point_residue``
 the residue of the atom whose SAS sphere holds it). The neighbourhood branch
 looks at the ``k`` residues closest to the point *other than* that centre, so
 the centre is never counted twice. Indices returned here are LOCAL to one
-protein (``0..R-1``, rows of its residue arrays); :mod:`pocknet.trainset.h5store` turns
+protein (``0..R-1``, rows of its residue arrays); :mod:`pocknet.trainset.h5writer` turns
 them into global rows of the residue table.
 
 Distance definitions (``params.yaml``: ``neighbour_distance``):

@@ -1,4 +1,4 @@
-"""Thin nodes: read chains from feature files, embed them through pocknet.embed.embeddings."""
+"""Thin nodes: read chains from feature files, embed them through pocknet.embed (embedder, cache)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,9 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from pocknet.embed.embeddings import (
-    EmbeddingCache,
-    EmbeddingConfig,
-    EsmEmbedder,
-    embed_with_cache,
-    prune_cache,
-    sequence_key,
-)
+from pocknet.embed.cache import EmbeddingCache, embed_with_cache, prune_cache, sequence_key
+from pocknet.embed.config import EmbeddingConfig
+from pocknet.embed.embedder import EsmEmbedder
 from pocknet.featurize.features import ProteinFeatures
 from pocknet.progress import progress
 from pocknet.embed.residue_chains import chains_table
@@ -36,19 +31,18 @@ def embed_chains(residue_chains: pd.DataFrame, params: dict[str, Any]) -> pd.Dat
     With ``model: none`` no embedding is computed and the manifest says so, so
     the H5 file and everything downstream record a tabular-only run.
     """
-    settings = {k: v for k, v in params.items() if k != "cache_dir"}
-    config = EmbeddingConfig.from_params(settings)
+    config = EmbeddingConfig.from_params(params)
     if config.is_none:
         log.info("embedding.model is none: no embeddings (tabular-only)")
-        prune_cache(params["cache_dir"], keep=())
+        prune_cache(config.cache_dir, keep=())
         manifest = residue_chains[["protein", "chain", "length"]].copy()
         manifest["model"], manifest["layer"], manifest["dim"], manifest["key"] = "none", -1, 0, ""
         return manifest[MANIFEST_COLUMNS]
     embedder = EsmEmbedder(config)
-    cache = EmbeddingCache.for_embedder(params["cache_dir"], embedder)
+    cache = EmbeddingCache.for_embedder(config.cache_dir, embedder)
     sequences = sorted(set(residue_chains["sequence"]))
     embed_with_cache(sequences, embedder, cache)
-    prune_cache(params["cache_dir"], keep=[cache.path_for(s) for s in sequences])
+    prune_cache(config.cache_dir, keep=[cache.path_for(s) for s in sequences])
     manifest = residue_chains[["protein", "chain", "length"]].copy()
     manifest["model"], manifest["layer"], manifest["dim"] = embedder.name, embedder.layer, embedder.dim
     manifest["key"] = [sequence_key(embedder.name, embedder.layer, s) for s in residue_chains["sequence"]]

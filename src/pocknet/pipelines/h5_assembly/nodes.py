@@ -7,18 +7,19 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from pocknet.embed.config import EmbeddingConfig
 from pocknet.featurize.features import ProteinFeatures
-from pocknet.trainset.h5store import H5Reader, validate
+from pocknet.trainset.h5reader import H5Reader
+from pocknet.trainset.h5validate import validate
 from pocknet.progress import progress
 from pocknet.trainset.splits import (
-    SplitConfig,
     apply_leaks,
     assign_splits,
     external_homologues,
     find_leaks,
     split_counts,
 )
-from pocknet.trainset.assembly import TrainingSetPlan, plan_training_set, training_set_summary
+from pocknet.trainset.assembly import AssemblyConfig, TrainingSetPlan, plan_training_set, training_set_summary
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ def make_splits(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Split (by entry or sequence cluster); report (and by default drop) train/val chains leaking
     into test; report external chains with a train/val homologue (the external "unseen" subset)."""
-    config = SplitConfig.from_params(params.get("splits"))
+    config = AssemblyConfig.from_params(params).splits
     splits = assign_splits(sorted(set(residue_chains["protein"])), config, chains=residue_chains)
     leaks = find_leaks(residue_chains, splits, config, progress=progress)
     if len(leaks):
@@ -54,12 +55,9 @@ def plan_h5(
         protein_features,
         splits,
         embedding_manifest,
-        cache_dir=embedding["cache_dir"],
-        k=params["k"],
-        neighbour_distance=params["neighbour_distance"],
+        AssemblyConfig.from_params(params),
+        cache_dir=EmbeddingConfig.from_params(embedding).cache_dir,
         params={"data_engineering": data_engineering, "embedding": embedding, "h5_assembly": params},
-        compression=params.get("compression", "gzip"),
-        chunk_points=params.get("chunk_points", 16384),
     )
 
 

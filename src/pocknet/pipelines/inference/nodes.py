@@ -7,11 +7,12 @@ from typing import Any, Callable
 import pandas as pd
 
 from pocknet.featurize.features import ProteinFeatures
+from pocknet.model.files import ModelBundle
 from pocknet.predict.inference import PredictionPlan, plan_predictions
 
 
 def predict_splits(
-    final_model: dict[str, Any],
+    final_model: ModelBundle,
     protein_features: dict[str, Callable[[], ProteinFeatures]],
     splits: pd.DataFrame,
     params: dict[str, Any],

@@ -10,7 +10,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from pocknet.predict.calibration import pocket_calibration_metrics, pocket_hits
+from pocknet.predict.calibration import pocket_hits
+from pocknet.predict.calibration_metrics import pocket_calibration_metrics
 from pocknet.evaluate.evaluation import (
     as_ligand_lookup,
     evaluate_set,
@@ -20,25 +21,22 @@ from pocknet.evaluate.evaluation import (
 )
 from pocknet.evaluate.readers import Predictions
 from pocknet.featurize.features import ProteinFeatures
-from pocknet.predict.predictor import Predictor
-from pocknet.predict.viewer import load_folder_prediction, viewer_html
+from pocknet.model.files import ModelBundle
+from pocknet.predict.inference import read_point_probabilities
+from pocknet.predict.viewer.inputs import load_folder_prediction
+from pocknet.predict.viewer.page import viewer_html
 from pocknet.atomic import atomic_write
 from pocknet.errors import PockNetError
-from pocknet.metrics import dca
-from pocknet.evaluate.report import (
-    calibration_tables,
-    choose_examples,
-    ece_table,
-    examples_block,
-    html_report,
+from pocknet.metrics.pockets import dca
+from pocknet.evaluate.report.figures import (
     plot_pr_curve,
     plot_reliability_diagram,
-    per_protein_table,
     plot_success_curve,
     pr_curve_points,
-    set_label,
-    summary_tables,
 )
+from pocknet.evaluate.report.page import html_report
+from pocknet.evaluate.report.proteins import choose_examples, examples_block, per_protein_table
+from pocknet.evaluate.report.tables import calibration_tables, ece_table, set_label, summary_tables
 
 
 log = logging.getLogger(__name__)
@@ -111,7 +109,7 @@ def evaluate_predictions(
     predictions: pd.DataFrame,
     protein_features: dict[str, Callable[[], ProteinFeatures]],
     splits: pd.DataFrame,
-    final_model: dict[str, Any],
+    final_model: ModelBundle,
     reporting: dict[str, Any],
     data_engineering: dict[str, Any],
     external_homologues: pd.DataFrame | None = None,
@@ -126,7 +124,7 @@ def evaluate_predictions(
     data_root = Path(data_engineering["data_root"])
     cutoffs = np.arange(0.0, 12.01, 0.5)
     lookup = as_ligand_lookup(protein_features, _apo_pairs(data_root, reporting.get("apo_pairs")))
-    predictor = Predictor(bundle=final_model)
+    predictions_dir = Path(reporting["predictions_dir"])
     chosen = splits[splits["split"].isin(reporting["splits"])].sort_values("protein")
     by_protein = {pid: g.sort_values("rank") for pid, g in predictions.groupby("protein")}
 
@@ -142,11 +140,11 @@ def evaluate_predictions(
         for i, pid in enumerate(proteins):
             features = protein_features[pid]()
             labels.append(evaluation_labels(features, lookup, data_engineering["labels"]))
-            scores.append(predictor.score(features))
+            scores.append(read_point_probabilities(predictions_dir, pid, features.n_points))
             owner.append(np.full(features.n_points, i))
         points = (np.concatenate(labels), np.concatenate(scores), np.concatenate(owner))
         records = pocket_records(proteins, centres, lookup)
-        set_metrics, per_protein, curve = evaluate_set(records, cutoffs, points, final_model["threshold"])
+        set_metrics, per_protein, curve = evaluate_set(records, cutoffs, points, final_model.threshold)
         # calibrated pocket probabilities against DCA hits (proteins with ligands; evaluation only)
         with_ligands = [r for r in records if r["ligands"] and r["protein"] in by_protein]
         if with_ligands:
@@ -182,7 +180,7 @@ def render_report(
     success_curves: pd.DataFrame,
     pr_curves: pd.DataFrame,
     reporting: dict[str, Any],
-    final_model: dict[str, Any] | None = None,
+    final_model: ModelBundle | None = None,
     per_protein: pd.DataFrame | None = None,
     examples: dict[str, Any] | None = None,
 ) -> str:
@@ -199,7 +197,7 @@ def render_report(
         figures / "success_vs_dca_cutoff.png",
     )
     plot_pr_curve({s: g for s, g in pr_curves.groupby("set")}, figures / "pr_curves.png")
-    reliability, ece = calibration_tables((final_model or {}).get("calibration"))
+    reliability, ece = calibration_tables(final_model.calibration if final_model else None)
     calibration: list[Any] = [
         (
             "Probabilities users read (points PDB B-factor, residues CSV, pocket probability) are calibrated on "

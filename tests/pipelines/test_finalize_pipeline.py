@@ -1,0 +1,120 @@
+"""finalize in process: best-epoch vs SWA on validation PR-AUC, then point/residue/pocket
+calibration fitted on the validation proteins only (see :mod:`.fixtures`)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from pocknet.pipelines.finalize.pipeline import create_pipeline
+
+from .fixtures import mini_project, split_of
+
+RELIABILITY_COLUMNS = ["level", "bin", "lower", "upper", "mean_predicted", "observed", "count"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, p2rank_test):
+    return mini_project(tmp_path_factory, p2rank_test)
+
+
+@pytest.fixture(scope="module")
+def outputs(project):
+    return project.result("finalize")
+
+
+@pytest.fixture(scope="module")
+def validation(project):
+    return sorted(pid for pid, split in split_of(project).items() if split == "val")
+
+
+def test_free_inputs_and_outputs():
+    pipeline = create_pipeline()
+    assert pipeline.inputs() == {"trained_model", "swa_model", "protein_features", "splits",
+                                 "params:pockets", "params:swa"}  # fmt: skip
+    assert pipeline.outputs() == {"final_model", "final_metrics", "calibration_reliability"}
+
+
+def test_the_candidate_with_the_higher_validation_pr_auc_ships(project, outputs):
+    candidates = {
+        "best_epoch": project.result("training")["trained_model"],
+        "swa": project.result("swa")["swa_model"],
+    }
+
+    def pr_auc(name):
+        value = candidates[name].metrics.get("pr_auc")
+        return -math.inf if value is None or math.isnan(value) else value
+
+    chosen = max(sorted(candidates), key=pr_auc)
+    final, metrics = outputs["final_model"], outputs["final_metrics"]
+    assert metrics["selected"] == chosen and final.provenance["selected"] == chosen
+    assert metrics["val_pr_auc"] == candidates[chosen].metrics["pr_auc"]
+    for key, value in candidates[chosen].state_dict.items():
+        assert torch.equal(final.state_dict[key], value), key
+    assert final.threshold == candidates[chosen].threshold
+
+
+def test_calibration_reads_validation_proteins_only(project, outputs, validation):
+    read = {pid for stage, pid in project.reads if stage == "finalize"}
+    assert read == set(validation)  # every validation protein has a ligand here; nothing else is read
+
+
+def test_model_carries_pockets_and_calibration_of_every_level(project, outputs, validation):
+    final = outputs["final_model"]
+    assert final.pockets == project.params["pockets"]
+    calibration = final.calibration
+    assert calibration == json.loads(json.dumps(calibration))  # plain values: the file loads weights-only
+    assert {"point", "residue", "pocket", "ece", "reliability", "targets"} <= set(calibration)
+    assert calibration["point"] is not None and calibration["residue"] is not None
+    assert calibration["folds"] == project.params["swa"]["calibration_folds"]
+    assert calibration["bins"] == project.params["swa"]["calibration_bins"]
+    # the points calibrated on: every labelled point of the validation proteins
+    points = sum(int((project.features(pid).labels >= 0).sum()) for pid in validation)
+    provenance = final.provenance
+    assert provenance["calibration_points"] == points == calibration["ece"]["point"]["n"]
+    assert provenance["calibration_method"] == project.params["swa"]["calibration"]
+    assert provenance["calibration_residues"] == sum(
+        len(project.features(pid).residue_chain) for pid in validation
+    )
+
+
+def test_metrics_are_fractions_on_validation(outputs, validation):
+    metrics = outputs["final_metrics"]
+    assert metrics == json.loads(json.dumps(metrics))
+    assert metrics["val_proteins_with_ligands"] == len(validation)
+    assert 0.0 <= metrics["val_pocket_hit_rate"] <= 1.0 and 0.0 <= metrics["val_success_at_1"] <= 1.0
+    for level in ("point", "residue"):
+        ece = metrics["calibration"][level]
+        assert 0.0 <= ece["ece_val_in_sample"] <= 1.0 and 0.0 <= ece["ece_val_cross_fitted"] <= 1.0
+        assert ece["ece_val_uncalibrated"] is not None
+
+
+def test_reliability_table_is_the_in_sample_table_per_level(project, outputs):
+    table, final = outputs["calibration_reliability"], outputs["final_model"]
+    assert list(table.columns) == RELIABILITY_COLUMNS and not table.isna().any().any()
+    bins = project.params["swa"]["calibration_bins"]
+    assert table["bin"].between(0, bins - 1).all() and (table["count"] > 0).all()
+    assert ((0 <= table["lower"]) & (table["lower"] < table["upper"]) & (table["upper"] <= 1)).all()
+    assert table["mean_predicted"].between(0, 1).all() and table["observed"].between(0, 1).all()
+    assert {"point", "residue"} <= set(table["level"])
+    calibration = final.calibration
+    for level, rows in table.groupby("level"):
+        assert int(rows["count"].sum()) == calibration["ece"][level]["n"]
+        assert (
+            rows[["lower", "upper", "mean_predicted", "observed", "count"]].values.tolist()
+            == calibration["reliability"][level]
+        )
+
+
+def test_final_model_file_round_trip(outputs, tmp_path):
+    from pocknet.catalog_datasets import ModelFileDataset
+
+    dataset = ModelFileDataset(filepath=str(tmp_path / "final_model.pt"))
+    dataset.save(outputs["final_model"])
+    assert torch.load(tmp_path / "final_model.pt", map_location="cpu", weights_only=True)[
+        "calibration"
+    ] == outputs["final_model"].calibration
+    assert dataset.load().pockets == outputs["final_model"].pockets
