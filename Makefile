@@ -28,9 +28,20 @@ export DO_NOT_TRACK := 1
 export DVC_NO_ANALYTICS := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup data run test test-fast bench clean-data print-torch-spec
+.PHONY: setup tools data run test test-fast bench clean-data print-torch-spec
 
-setup: $(VENV)/.installed data
+setup: $(VENV)/.installed tools data
+
+# mmseqs2 (Debian package) clusters the ~5 000 training chains by sequence and finds homologues
+# of the test and external sets (h5_assembly.splits.cluster_method); Biopython would take hours.
+tools:
+	@command -v mmseqs >/dev/null 2>&1 || { \
+		if command -v apt-get >/dev/null 2>&1; then \
+			sudo_cmd=""; [ "$$(id -u)" -eq 0 ] || sudo_cmd="sudo"; \
+			echo "setup: installing mmseqs2 (Debian package) for sequence clustering"; \
+			$$sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo_cmd apt-get install -y -qq mmseqs2 >/dev/null; \
+		fi; \
+		command -v mmseqs >/dev/null 2>&1 || { echo "setup: mmseqs not found and could not be installed: install mmseqs2 (Debian/Ubuntu: apt-get install mmseqs2; conda: bioconda mmseqs2)" >&2; exit 1; }; }
 
 $(VENV)/.installed: pyproject.toml Makefile $(CONSTRAINTS)
 	@echo "setup: virtual environment $(VENV) ($(PYTHON))"

@@ -59,8 +59,9 @@ def test_groups_are_single_linkage_over_chains_and_entries(family: dict[str, str
     assert groups == {"x/1aaa_a": "1aaa", "x/2bbb_b": "1aaa", "x/3ccc_c": "1aaa", "x/4ddd_d": "4ddd", "x/4ddd_e": "4ddd"}
 
 
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_cluster_split_never_puts_homologues_on_both_sides(seed: int) -> None:
+def test_cluster_split_never_puts_homologues_on_both_sides(seed: int, method: str) -> None:
     rng = np.random.default_rng(seed)
     rows = []
     for family_index in range(8):
@@ -68,7 +69,7 @@ def test_cluster_split_never_puts_homologues_on_both_sides(seed: int) -> None:
         for member in range(3):
             rows.append((f"chen11/{family_index}{member}aa.pdb", "A", _mutate(rng, root, 0.45)))
     chains = pd.DataFrame(rows, columns=["protein", "chain", "sequence"])
-    config = SplitConfig(group_by="sequence_cluster", cluster_method="biopython", validation_fraction=0.3, seed=seed)
+    config = SplitConfig(group_by="sequence_cluster", cluster_method=method, validation_fraction=0.3, seed=seed)
     splits = assign_splits(sorted(chains["protein"]), config, chains=chains)
     assert set(splits["split"]) == {"train", "val"} and "group" in splits
     side = dict(zip(splits["protein"], splits["split"]))
@@ -82,7 +83,7 @@ def test_cluster_split_never_puts_homologues_on_both_sides(seed: int) -> None:
 
 def test_entry_split_keeps_its_layout_and_cluster_split_needs_chains() -> None:
     ids = ["chen11/a_1abc.pdb", "chen11/b_2abc.pdb"]
-    assert list(assign_splits(ids, SplitConfig()).columns) == ["protein", "dataset", "entry", "split"]
+    assert list(assign_splits(ids, SplitConfig(group_by="entry")).columns) == ["protein", "dataset", "entry", "split"]
     with pytest.raises(ConfigError, match="chain sequences"):
         assign_splits(ids, SplitConfig(group_by="sequence_cluster"))
     with pytest.raises(ConfigError, match="group_by"):
@@ -91,7 +92,8 @@ def test_entry_split_keeps_its_layout_and_cluster_split_needs_chains() -> None:
         similar_sequence_pairs(["ACD"], 0.3, "blast")
 
 
-def test_external_homologues_define_the_unseen_subset(family: dict[str, str]) -> None:
+@pytest.mark.parametrize("method", METHODS)
+def test_external_homologues_define_the_unseen_subset(family: dict[str, str], method: str) -> None:
     from pocknet.trainset.splits import external_homologues
 
     chains = pd.DataFrame(
@@ -99,7 +101,7 @@ def test_external_homologues_define_the_unseen_subset(family: dict[str, str]) ->
          ("coach420/3cccA.pdb", "A", family["d"]), ("bu48/holo/4ddd.pdb", "A", family["e"])],
         columns=["protein", "chain", "sequence"],
     )  # fmt: skip
-    config = SplitConfig(validation_fraction=0.0)
+    config = SplitConfig(group_by="entry", validation_fraction=0.0, cluster_method=method)
     splits = assign_splits(sorted(chains["protein"]), config)
     homologues = external_homologues(chains, splits, config)
     assert homologues[["protein", "train_protein"]].values.tolist() == [["coach420/2bbbA.pdb", "chen11/1aaa.pdb"]]

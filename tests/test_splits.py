@@ -21,7 +21,7 @@ def test_pdb_entry(name, entry):
 
 def test_validation_is_grouped_by_entry_and_seeded():
     ids = [f"chen11/x_{i}abc{c}.pdb" for i in range(1, 10) for c in "ab"] + ["bu48/1ivd.pdb", "coach420/1a26A.pdb"]
-    cfg = SplitConfig(validation_fraction=0.34, seed=7)
+    cfg = SplitConfig(group_by="entry", validation_fraction=0.34, seed=7)
     splits = assign_splits(ids, cfg)
     assert splits.set_index("protein").loc["bu48/1ivd.pdb", "split"] == "test"
     assert splits.set_index("protein").loc["coach420/1a26A.pdb", "split"] == "external"
@@ -30,7 +30,7 @@ def test_validation_is_grouped_by_entry_and_seeded():
     val_entries = splits.loc[splits["split"] == "val", "entry"].nunique()
     assert val_entries == 4  # ceil(0.34 * 9)
     assert assign_splits(ids, cfg).equals(splits)
-    assert not assign_splits(ids, SplitConfig(validation_fraction=0.34, seed=8)).equals(splits)
+    assert not assign_splits(ids, SplitConfig(group_by="entry", validation_fraction=0.34, seed=8)).equals(splits)
 
 
 def test_split_config_validation():
@@ -57,7 +57,7 @@ def test_identity_and_leaks():
             "sequence": [mutant, other, SEQ],
         }
     )
-    cfg = SplitConfig(validation_fraction=0.0)
+    cfg = SplitConfig(group_by="entry", cluster_method="biopython", validation_fraction=0.0)
     splits = assign_splits(chains["protein"].tolist(), cfg)
     leaks = find_leaks(chains, splits, cfg)
     assert leaks[["protein", "test_protein"]].values.tolist() == [["chen11/1aaaA.pdb", "bu48/3ccc.pdb"]]

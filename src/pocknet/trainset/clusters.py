@@ -33,7 +33,7 @@ import pandas as pd
 
 from pocknet.errors import ConfigError, PockNetError
 
-__all__ = ["CLUSTER_METHODS", "similar_sequence_pairs", "protein_groups"]
+__all__ = ["CLUSTER_METHODS", "similar_sequence_pairs", "protein_groups", "mmseqs_search", "mmseqs_executable"]
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +71,27 @@ def _pairs_biopython(sequences: Sequence[str], identity: float) -> set[tuple[int
     return pairs
 
 
-def _pairs_mmseqs(sequences: Sequence[str], identity: float, executable: str) -> set[tuple[int, int]]:
+def mmseqs_executable() -> str:
+    executable = shutil.which("mmseqs")
+    if executable is None:
+        raise ConfigError("splits.cluster_method is mmseqs but `mmseqs` is not on the PATH (Debian: mmseqs2)")
+    return executable
+
+
+def mmseqs_search(
+    queries: Sequence[str], targets: Sequence[str], identity: float, executable: str | None = None
+) -> pd.DataFrame:
+    """Hits ``query, target, fident`` (indices into the sequences) with identity ≥ ``identity``
+    over ≥ 50 % of the shorter chain, as HOLO4K's own leakage filter was built; one thread, so
+    the hits do not depend on the machine."""
+    executable = executable or mmseqs_executable()
     with tempfile.TemporaryDirectory(prefix="pocknet-mmseqs-") as tmp:
         folder = Path(tmp)
-        fasta = folder / "chains.fasta"
-        fasta.write_text("".join(f">{i}\n{s}\n" for i, s in enumerate(sequences)), encoding="ascii")
+        query_fasta, target_fasta = folder / "queries.fasta", folder / "targets.fasta"
+        query_fasta.write_text("".join(f">{i}\n{s}\n" for i, s in enumerate(queries)), encoding="ascii")
+        target_fasta.write_text("".join(f">{i}\n{s}\n" for i, s in enumerate(targets)), encoding="ascii")
         cmd = [
-            executable, "easy-search", str(fasta), str(fasta), str(folder / "hits.m8"), str(folder / "tmp"),
+            executable, "easy-search", str(query_fasta), str(target_fasta), str(folder / "hits.m8"), str(folder / "tmp"),
             "--min-seq-id", str(identity), "-c", str(_MMSEQS_COVERAGE), "--cov-mode", "0",
             "-s", "7.5", "-e", "1e-3", "--threads", "1", "-v", "1",
             "--format-output", "query,target,fident",
@@ -86,8 +100,15 @@ def _pairs_mmseqs(sequences: Sequence[str], identity: float, executable: str) ->
         if done.returncode != 0:
             raise PockNetError(f"mmseqs easy-search failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
         hits = pd.read_csv(folder / "hits.m8", sep="\t", header=None, names=["query", "target", "fident"])
-    hits = hits[(hits["query"] != hits["target"]) & (hits["fident"] >= identity)]
-    return {(min(q, t), max(q, t)) for q, t in zip(hits["query"].astype(int), hits["target"].astype(int))}
+    hits = hits[hits["fident"] >= identity].astype({"query": int, "target": int})
+    # one row per pair (mmseqs may report several local alignments), best identity, stable order
+    return hits.groupby(["query", "target"], as_index=False)["fident"].max().sort_values(["query", "target"])
+
+
+def _pairs_mmseqs(sequences: Sequence[str], identity: float, executable: str) -> set[tuple[int, int]]:
+    hits = mmseqs_search(sequences, sequences, identity, executable)
+    hits = hits[hits["query"] != hits["target"]]
+    return {(min(q, t), max(q, t)) for q, t in zip(hits["query"], hits["target"])}
 
 
 def similar_sequence_pairs(sequences: Sequence[str], identity: float, method: str = "auto") -> set[tuple[int, int]]:
@@ -99,7 +120,7 @@ def similar_sequence_pairs(sequences: Sequence[str], identity: float, method: st
         raise ConfigError(f"splits.cluster_method must be one of {CLUSTER_METHODS}, got {method!r}")
     executable = shutil.which("mmseqs")
     if method == "mmseqs" and executable is None:
-        raise ConfigError("splits.cluster_method is mmseqs but `mmseqs` is not on the PATH (Debian: mmseqs2)")
+        executable = mmseqs_executable()  # raises, naming the Debian package
     if method == "auto":
         method = "mmseqs" if executable else "biopython"
         if method == "biopython":
