@@ -27,8 +27,9 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
@@ -70,8 +71,11 @@ def startup(repeats: int) -> dict[str, tuple[float, float]]:
     with tempfile.TemporaryDirectory() as tmp:  # an empty folder fails as an input: no worker starts
         (Path(tmp) / "empty").mkdir()
         parent = child_seconds(["-m", "pocknet", "predict", f"{tmp}/empty", "-o", f"{tmp}/out"], repeats)
-    worker = child_seconds(["-c", "import pocknet.predict.predictor, pocknet.predict.workers, pocknet.predict.writers;"
-                                  "pocknet.predict.predictor.Predictor()"], repeats)  # fmt: skip
+    load = (
+        "import pocknet.predict.predictor, pocknet.predict.workers, pocknet.predict.writers;"
+        "pocknet.predict.predictor.Predictor()"
+    )
+    worker = child_seconds(["-c", load], repeats)
     return {
         "interpreter": interpreter,
         "CLI parent imports": (parent[0] - interpreter[0], parent[1] - interpreter[1]),
@@ -103,8 +107,8 @@ class Clock:
 
 
 def instrument(clock: Clock) -> None:
-    import pocknet.featurize.features as features
-    import pocknet.predict.predictor as predictor
+    from pocknet.featurize import features
+    from pocknet.predict import predictor
 
     clock.wrap(predictor, "load_structure", "parse")
     clock.wrap(predictor, "featurize", "featurize")
@@ -123,7 +127,9 @@ def instrument(clock: Clock) -> None:
 def phases_of(clock: Clock, table: dict[str, float]) -> dict[str, float]:
     out = {p: table.get(p, 0.0) for p in PHASES}
     out["featurize other"] = table.get("featurize", 0.0) - out["sas"] - out["descriptors"] - out["labels"]
-    out["predict other"] = table.get("predict_features", 0.0) - out["scoring"] - out["pockets"] - out["residues"]
+    out["predict other"] = (
+        table.get("predict_features", 0.0) - out["scoring"] - out["pockets"] - out["residues"]
+    )
     return out
 
 
@@ -148,7 +154,10 @@ def main() -> None:
         wall, cpu = time.perf_counter(), time.process_time()
         predictor = Predictor()
         loads.append((time.perf_counter() - wall, time.process_time() - cpu))
-    start["model load alone"] = (statistics.median(w for w, _ in loads), statistics.median(c for _, c in loads))
+    start["model load alone"] = (
+        statistics.median(w for w, _ in loads),
+        statistics.median(c for _, c in loads),
+    )
 
     clock = Clock()
     instrument(clock)
@@ -184,7 +193,7 @@ def main() -> None:
 
     n = len(files)
     print(f"{args.set}: {n} structures, best of {args.repeats}; one core, 1 torch thread\n")
-    print(f"| phase | wall s | CPU s | share of CPU |\n|---|---|---|---|")
+    print("| phase | wall s | CPU s | share of CPU |\n|---|---|---|---|")
     for name, (wall, cpu) in start.items():
         print(f"| {name} (once) | {wall:.3f} | {cpu:.3f} | |")
     cpu_total = sum(t[1] for t in totals.values())
@@ -192,7 +201,9 @@ def main() -> None:
         wall = sum(best[s][phase][0] for s in best)
         cpu = sum(best[s][phase][1] for s in best)
         print(f"| {phase} (all {n}) | {wall:.3f} | {cpu:.3f} | {100 * cpu / cpu_total:.0f} % |")
-    print(f"| **per structure, all {n}** | {sum(t[0] for t in totals.values()):.3f} | {cpu_total:.3f} | 100 % |")
+    print(
+        f"| **per structure, all {n}** | {sum(t[0] for t in totals.values()):.3f} | {cpu_total:.3f} | 100 % |"
+    )
     print(f"\nmedian per structure (predict + write): wall {statistics.median(t[0] for t in totals.values()):.3f} s, "
           f"CPU {statistics.median(t[1] for t in totals.values()):.3f} s")  # fmt: skip
     print(f"python {sys.version.split()[0]}, torch {torch.__version__}")
