@@ -2,8 +2,9 @@
 
 Phases: interpreter start; the CLI parent's imports (``pocknet predict`` on an empty folder,
 which never starts a worker); the worker's imports (what the forkserver preloads plus the
-writers) with loading the bundled model, and the load alone (in process, imports done);
-then per structure: parsing, SAS points, descriptors,
+writers) with loading the bundled model, and the load alone (in process, imports done); the
+teardown of an interpreter that holds torch (what the forkserver paid at exit before it
+learnt to skip it: :mod:`pocknet.predict.forkserver_exit`); then per structure: parsing, SAS points, descriptors,
 labels, the rest of featurisation, scoring, pockets (exposed atoms + clustering), residue
 scores, the rest of ``predict_features`` (calibration) and writing the default formats.
 Per-structure phases are timed by wrapping the functions ``Predictor.predict_file`` calls,
@@ -75,11 +76,13 @@ def startup(repeats: int) -> dict[str, tuple[float, float]]:
         "import pocknet.predict.predictor, pocknet.predict.workers, pocknet.predict.writers;"
         "pocknet.predict.predictor.Predictor()"
     )
-    worker = child_seconds(["-c", load], repeats)
+    worker = child_seconds(["-c", load + "; import os; os._exit(0)"], repeats)
+    torn_down = child_seconds(["-c", load], repeats)
     return {
         "interpreter": interpreter,
         "CLI parent imports": (parent[0] - interpreter[0], parent[1] - interpreter[1]),
         "worker imports + model load": (worker[0] - interpreter[0], worker[1] - interpreter[1]),
+        "teardown of an interpreter holding torch": (torn_down[0] - worker[0], torn_down[1] - worker[1]),
     }
 
 
