@@ -111,3 +111,32 @@ def test_info_shows_bundled_model():
     result = pocknet("info")
     assert result.returncode == 0, result.stderr
     assert "pocknet_default.pt" in result.stdout and "embeddings: none" in result.stdout
+
+
+def test_predict_imports_only_what_it_uses(tmp_path, p2rank_test):
+    """Start-up time: the parent never imports numpy or torch; a worker predicts and writes without pandas & co."""
+    structure = str(p2rank_test / "liganated" / "1a82a.pdb")
+    parent = (
+        "import sys\n"
+        f"sys.argv = ['pocknet', 'predict', {structure!r}, '-o', {str(tmp_path / 'cli')!r}]\n"
+        "from pocknet.cli import main\n"
+        "main()\n"
+        "print('LOADED', *sorted(m for m in ('numpy', 'torch', 'scipy', 'pandas', 'gemmi') if m in sys.modules))\n"
+    )
+    worker = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from pocknet.predict.formats import DEFAULT_FORMATS\n"
+        "from pocknet.predict.jobs import PredictJob\n"
+        "from pocknet.predict.predictor import Predictor\n"
+        "from pocknet.predict.workers import _run_one\n"
+        f"result, _ = _run_one(Predictor(), PredictJob(Path({structure!r}), '1a82a.pdb'), Path({str(tmp_path)!r}),\n"
+        "                      DEFAULT_FORMATS, None, None)\n"
+        "assert result.ok, result.error\n"
+        "heavy = ('pandas', 'h5py', 'sklearn', 'lightning', 'matplotlib', 'kedro', 'Bio')\n"
+        "print('LOADED', *sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    for code in (parent, worker):
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.strip().splitlines()[-1] == "LOADED", run.stdout

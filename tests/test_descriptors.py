@@ -85,3 +85,18 @@ def test_descriptors_on_a_real_protein_are_finite_and_plausible(features_1a82a):
     assert atoms.min() >= 1  # every SAS point has its own atom within 6 Å
     assert np.all(protrusion >= atoms)
     assert np.array_equal(atoms, np.round(atoms))
+
+
+def test_protrusion_counts_every_atom_within_10_angstrom(structure_1a82a):
+    """The protrusion tree's larger leaves change no count (a count does not depend on the tree's shape)."""
+    from scipy.spatial import cKDTree
+
+    from pocknet.featurize.radii import vdw_radii
+    from pocknet.featurize.surface import sas_points
+
+    atoms = structure_1a82a.atoms
+    points = sas_points(atoms.coords, vdw_radii(atoms.elements, atoms.names)).coords
+    names = structure_1a82a.residues.name[atoms.residue_index]
+    protrusion = point_descriptors(points, atoms, names)[:, DESCRIPTOR_NAMES.index("protrusion.protrusion")]
+    for tree in (cKDTree(atoms.coords), cKDTree(atoms.coords, leafsize=1)):  # scipy's default leaves; one atom each
+        np.testing.assert_array_equal(protrusion, tree.query_ball_point(points, r=10.0, return_length=True))

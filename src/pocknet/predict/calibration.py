@@ -30,19 +30,16 @@ with :mod:`pocknet.predict.calibration_metrics`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from scipy.spatial import cKDTree
 
 from pocknet.errors import ConfigError
 from pocknet.predict.calibration_maps import apply_calibrator, calibrator_function, fit_calibrator
-from pocknet.predict.calibration_metrics import (
-    cross_fitted_probabilities,
-    expected_calibration_error,
-    reliability_table,
-)
+
+if TYPE_CHECKING:  # fitting and measuring (the swa stage) need pandas; predicting does not import it
+    import pandas as pd
 
 __all__ = [
     "LEVELS",
@@ -167,6 +164,8 @@ def _none_if_nan(value: float) -> float | None:
 
 
 def _ece_metrics(p: np.ndarray, y: np.ndarray, oof: np.ndarray | None, bins: int) -> dict[str, float | None]:
+    from pocknet.predict.calibration_metrics import expected_calibration_error
+
     def ece(q: np.ndarray | None, strategy: str) -> float | None:
         return None if q is None else _none_if_nan(expected_calibration_error(q, y, bins, strategy))
 
@@ -213,6 +212,14 @@ def fit_levels(
     reliability : pandas.DataFrame
         The in-sample equal-width tables of all levels: ``level`` + :func:`reliability_table`'s columns.
     """
+    import pandas as pd
+
+    from pocknet.predict.calibration_metrics import (
+        cross_fitted_probabilities,
+        expected_calibration_error,
+        reliability_table,
+    )
+
     calibration: dict[str, Any] = {
         "bins": int(bins),
         "folds": int(folds),

@@ -246,10 +246,11 @@ def _context() -> Any:
     Workers fork from the forkserver, so they share its imports (torch's
     hundreds of MB) while the parent imports neither torch nor a model. Unlike
     forking the parent, no worker inherits the parent's file descriptors (the
-    pipe ends of other workers, the output folder's lock).
+    pipe ends of other workers, the output folder's lock). The forkserver skips
+    the interpreter's teardown when it exits (:mod:`pocknet.predict.forkserver_exit`).
     """
     if "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["pocknet.predict.predictor"])
+    ctx.set_forkserver_preload(["pocknet.predict.predictor", "pocknet.predict.forkserver_exit"])
     return ctx

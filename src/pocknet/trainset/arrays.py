@@ -22,14 +22,16 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from pocknet.trainset.h5reader import H5Reader
 from pocknet.trainset.neighbours import PAD_INDEX, k_nearest_points
+
+if TYPE_CHECKING:  # readers are passed in: `pocknet predict` builds these arrays without h5py
+    from pocknet.trainset.h5reader import H5Reader
 
 __all__ = [
     "ContextSpec",

@@ -29,7 +29,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from pocknet.errors import ConfigError, PockNetError
+from pocknet.errors import PockNetError
+from pocknet.predict.formats import DEFAULT_FORMATS, FORMATS, parse_formats, validate_formats
 from pocknet.predict.prediction import Prediction
 from pocknet.predict.writers import chimerax, html_page, json_summary, p2rank_csv, points_pdb, pymol
 from pocknet.predict.writers.base import OutputJob, Writer
@@ -43,7 +44,8 @@ from pocknet.predict.writers.files import (
 
 __all__ = ["DEFAULT_FORMATS", "FORMATS", "WRITERS", "parse_formats", "write_outputs"]
 
-#: Every format's writer, in writing order (the JSON summary last).
+#: Every format's writer, in writing order (the JSON summary last); the keys are
+#: :data:`pocknet.predict.formats.FORMATS` (tested), which the CLI parses without importing this package.
 WRITERS: dict[str, Writer] = {
     "csv": p2rank_csv.WRITER,
     "pdb": points_pdb.WRITER,
@@ -52,36 +54,6 @@ WRITERS: dict[str, Writer] = {
     "html": html_page.WRITER,
     "json": json_summary.WRITER,
 }
-FORMATS: tuple[str, ...] = tuple(WRITERS)
-#: What ``pocknet predict`` and :func:`write_outputs` write unless told otherwise (all but ``html``).
-DEFAULT_FORMATS: tuple[str, ...] = ("csv", "pdb", "pml", "cxc", "json")
-
-
-def parse_formats(text: str) -> tuple[str, ...]:
-    """Parse a comma list such as ``"csv,pml"`` into formats, in :data:`FORMATS` order.
-
-    Case and blanks are ignored, repeats collapse and ``all`` means every
-    format, so a CLI option can pass the user's text straight through.
-
-    Raises
-    ------
-    ConfigError
-        For an empty list or an unknown format (the message lists the known ones).
-    """
-    names = [part.strip().lower() for part in str(text).split(",") if part.strip()]
-    if not names:
-        raise ConfigError(f"output formats: none given in {text!r}; known: {', '.join(FORMATS)}")
-    if "all" in names:
-        return FORMATS
-    return _validate_formats(names)
-
-
-def _validate_formats(names: Iterable[str]) -> tuple[str, ...]:
-    names = list(names)
-    unknown = sorted(set(names) - set(FORMATS))
-    if unknown:
-        raise ConfigError(f"output formats: unknown {unknown}; known: {', '.join(FORMATS)}")
-    return tuple(f for f in FORMATS if f in names)
 
 
 def write_outputs(
@@ -122,7 +94,7 @@ def write_outputs(
         (:func:`~pocknet.predict.writers.files.name_problem`) or, with scripts or ``html``,
         a source structure that cannot be read or is no longer the featurised file.
     """
-    chosen = parse_formats(formats) if isinstance(formats, str) else _validate_formats(formats)
+    chosen = parse_formats(formats) if isinstance(formats, str) else validate_formats(formats)
     name = prediction.name
     f = prediction.features
     scripts = any(WRITERS[fmt].script for fmt in chosen)

@@ -12,16 +12,20 @@ scheme ChimeraX requires for big PDB files and gemmi reads; residue numbers abov
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import gemmi
 import numpy as np
-import pandas as pd
 
 from pocknet.errors import PockNetError
 from pocknet.predict.writers.base import OutputJob, Writer, point_pocket_ranks
 from pocknet.predict.writers.files import write_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["WRITER", "hybrid36", "points_pdb_text", "read_points_pdb"]
 
@@ -85,13 +89,28 @@ def points_pdb_text(points: np.ndarray, probabilities: np.ndarray, ranks: np.nda
     if title:
         lines.append(f"REMARK 999 PockNet SAS points of {title}"[:80])
     lines.append("REMARK 999 resSeq = pocket rank (0: no pocket), B-factor = probability 0.01-0.99")
-    for i, ((x, y, z), p, rank) in enumerate(zip(points.tolist(), probs.tolist(), ranks.tolist())):
-        lines.append(
-            f"HETATM{hybrid36(i + 1, 5)} {_POINT_ATOM} {_POINT_RESNAME} {_POINT_CHAIN}{hybrid36(rank, 4)}    "
-            f"{x:8.3f}{y:8.3f}{z:8.3f}{1.0:6.2f}{p:6.2f}           C  "
-        )
+    if 0 < len(points) < 10**5 and ranks.min() >= 0 and ranks.max() < 10**4:
+        lines.append(_decimal_records(points, probs, ranks))
+    else:
+        for i, ((x, y, z), p, rank) in enumerate(zip(points.tolist(), probs.tolist(), ranks.tolist())):
+            lines.append(
+                f"HETATM{hybrid36(i + 1, 5)} {_POINT_ATOM} {_POINT_RESNAME} {_POINT_CHAIN}{hybrid36(rank, 4)}    "
+                f"{x:8.3f}{y:8.3f}{z:8.3f}{1.0:6.2f}{p:6.2f}           C  "
+            )
     lines.append("END")
     return "\n".join(lines) + "\n"
+
+
+def _decimal_records(points: np.ndarray, probs: np.ndarray, ranks: np.ndarray) -> str:
+    """The HETATM lines when serials and ranks are plain decimals (hybrid-36 writes those as ``%5d``/``%4d``).
+
+    One ``%`` over all lines: the same C float formatting as the per-line f-strings, ~2.5x faster.
+    """
+    record = (f"HETATM%5d {_POINT_ATOM} {_POINT_RESNAME} {_POINT_CHAIN}%4d    "
+              f"%8.3f%8.3f%8.3f{1.0:6.2f}%6.2f           C  ")  # fmt: skip
+    x, y, z = points.T.tolist()
+    fields = zip(range(1, len(points) + 1), ranks.tolist(), x, y, z, probs.tolist())
+    return "\n".join([record] * len(points)) % tuple(itertools.chain.from_iterable(fields))
 
 
 def read_points_pdb(path: str | Path) -> pd.DataFrame:
@@ -102,6 +121,8 @@ def read_points_pdb(path: str | Path) -> pd.DataFrame:
     run of pocket-0 points join the first pocket-2 run), so rows are put back in file order
     by serial number: row ``i`` is point ``i`` of the prediction.
     """
+    import pandas as pd
+
     model = gemmi.read_structure(str(path))[0]
     rows = sorted((atom.serial, *atom.pos.tolist(), round(atom.b_iso, 2), residue.seqid.num)  # B: F6.2 in the file
                   for chain in model for residue in chain for atom in residue)  # fmt: skip
