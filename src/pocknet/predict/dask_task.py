@@ -25,7 +25,7 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from pocknet.predict.jobs import JobResult, PredictJob
 from pocknet.predict.workers import _context, _Slot, _WorkerConfig
 
 __all__ = [
+    "TaskOutcome",
     "release_idle",
     "run_task",
     "worker_version",
@@ -203,12 +204,25 @@ def _predict(job: PredictJob, child: _Child, timeout: float) -> tuple[JobResult,
     return JobResult(job, ok=False, error=f"{job.path}: {message[1]}"), seconds, False
 
 
-def run_task(job: PredictJob, config: _WorkerConfig, timeout: float, out_url: str | None = None
-             ) -> tuple[JobResult, float]:  # fmt: skip
-    """The Dask task: predict ``job`` and write its outputs; never raises for a structure's failure.
+@dataclass(frozen=True)
+class TaskOutcome:
+    """What a task returns: the structure's result and seconds, or ``fatal``: the model cannot be loaded.
 
-    Raises :class:`PockNetError` only when the model cannot be loaded at all, which
-    ends the run on the client (as the first worker's report does locally).
+    A value, not an exception: a raised one would also be logged by every Dask worker, traceback and all.
+    """
+
+    result: JobResult | None
+    seconds: float = 0.0
+    fatal: str = ""
+
+
+def run_task(
+    job: PredictJob, config: _WorkerConfig, timeout: float, out_url: str | None = None
+) -> TaskOutcome:
+    """The Dask task: predict ``job`` and write its outputs; a structure's failure is its result.
+
+    Only a model no child can load is ``fatal`` (the client ends the run with it, as the
+    first worker's report does locally).
     """
     child = _take((config, out_url))
     keep = False
@@ -216,10 +230,12 @@ def run_task(job: PredictJob, config: _WorkerConfig, timeout: float, out_url: st
         result, seconds, keep = _predict(job, child, timeout)
         if out_url is not None and result.ok:
             result = _upload(result, out_url)
+    except PockNetError as exc:  # from _wait_ready: the model
+        return TaskOutcome(None, fatal=str(exc))
     finally:
         if keep:
             child.clear_staging()
             _give_back(child)
         else:
             child.kill()
-    return result, seconds
+    return TaskOutcome(result, seconds)

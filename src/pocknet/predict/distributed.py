@@ -180,12 +180,10 @@ def _write_manifest(rows: Sequence[dict[str, Any]], out: str | Path) -> str:
     return fs.unstrip_protocol(target)
 
 
-def _as_given(result: JobResult, job: PredictJob) -> JobResult:
-    """The worker saw the absolute path; name the input as the user gave it, as a local run does."""
-    error, sent = result.error, os.path.abspath(job.path)
-    if error.startswith(sent) and sent != str(job.path):
-        error = str(job.path) + error[len(sent) :]
-    return replace(result, job=job, error=error)
+def _as_given(text: str, given: str | Path) -> str:
+    """Workers see absolute paths (their working folder is not ours): name a file as the user did, as locally."""
+    sent = os.path.abspath(given)
+    return str(given) + text[len(sent) :] if text.startswith(sent) and sent != str(given) else text
 
 
 def _check_workers(client: Any) -> None:
@@ -222,15 +220,18 @@ def _results(client: Any, jobs: Sequence[PredictJob], config: _WorkerConfig, tim
         for future in distributed.as_completed(futures):
             job = futures[future]
             try:
-                result, seconds = future.result()
-            except PockNetError:  # the model cannot be loaded: no structure would succeed
+                outcome = future.result()
+                if outcome.fatal:  # the model cannot be loaded: no structure would succeed
+                    raise PockNetError(outcome.fatal)
+                result, seconds = outcome.result, outcome.seconds
+            except PockNetError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a Dask worker lost (KilledWorker) and the like: this structure
                 detail = _one_line(str(exc))
                 result = JobResult(job, ok=False, error=f"{job.path}: Dask task failed ({type(exc).__name__}"
                                                          f"{': ' + detail if detail else ''})")  # fmt: skip
                 seconds = None
-            yield _as_given(result, job), seconds
+            yield replace(result, job=job, error=_as_given(result.error, job.path)), seconds
     finally:
         client.cancel(list(futures), force=True)
         try:
@@ -346,6 +347,8 @@ def predict_many(
                 _check_workers(active)
                 for result, seconds in _results(active, runnable, config, float(timeout), url):
                     record(result, seconds)
+            except PockNetError as exc:  # the model no worker can load, named as given
+                raise PockNetError(_as_given(str(exc), model) if model is not None else str(exc)) from None
             finally:
                 if previous is not None:
                     signal.signal(signal.SIGTERM, previous)
