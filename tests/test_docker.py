@@ -43,6 +43,17 @@ def test_compose_reserves_gpus_for_the_pipeline_and_runs_predict_offline():
     assert predict["command"][0] == "predict" and predict["network_mode"] == "none"
 
 
+def test_compose_has_a_dask_scheduler_and_workers_on_an_internal_network():
+    compose = yaml.safe_load((DOCKER / "compose.yaml").read_text())
+    scheduler, worker = compose["services"]["dask-scheduler"], compose["services"]["dask-worker"]
+    assert scheduler["entrypoint"] == worker["entrypoint"] == ["dask"]
+    assert scheduler["command"][:5] == ["scheduler", "--host", "0.0.0.0", "--port", "8786"]
+    assert worker["command"][:2] == ["worker", "tcp://dask-scheduler:8786"]
+    assert scheduler["image"] == worker["image"] == compose["services"]["predict"]["image"] == "pocknet:cpu"
+    assert {v["target"] for v in worker["volumes"]} == {"/in", "/out"}  # the paths the client names
+    assert compose["networks"]["dask"]["internal"] is True and worker["networks"] == scheduler["networks"] == ["dask"]
+
+
 def test_build_context_keeps_data_and_credentials_out():
     ignored = set((REPO / ".dockerignore").read_text().split())
     assert {"data", ".venv", ".dvc/cache", ".dvc/config.local", ".git"} <= ignored

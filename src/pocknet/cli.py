@@ -99,9 +99,14 @@ class _Number(click.ParamType):
               default=600.0, show_default=True, help="Seconds allowed per structure.")
 @click.option("--max-memory", type=_Number(0.0, what="a number of GB >= 0"), default=4.0, show_default=True,
               help="GB each worker may allocate beyond the loaded model (0: no limit; CPU only).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run on a Dask cluster: a scheduler address (tcp://HOST:8786), a scheduler file (X.json) or "
+                   "local:N (a LocalCluster of N worker processes); one task per structure, OUT/manifest.csv at "
+                   "the end. -o may then be an fsspec URL (s3://bucket/run).")
+@click.option("--resume", is_flag=True, help="Skip structures whose outputs in the output folder are complete.")
 def predict_cmd(inputs: tuple[str, ...], out_dir: str, model: str | None, chains: str | None,
                 threshold: float | None, formats: str, device: str, workers: int, timeout: float,
-                max_memory: float) -> None:  # fmt: skip
+                max_memory: float, scheduler: str | None, resume: bool) -> None:  # fmt: skip
     """Predict ligand-binding pockets.
 
     INPUTS are PDB/mmCIF files (gzipped or not), folders of them, or P2Rank .ds lists.
@@ -109,6 +114,7 @@ def predict_cmd(inputs: tuple[str, ...], out_dir: str, model: str | None, chains
     (B-factor = calibrated point probability, residue number = pocket rank), PyMOL .pml, ChimeraX .cxc and JSON.
     A structure's set is complete once its <name>.json (or, without JSON, <name>.done) exists.
     One line per structure is printed as it finishes; failures as `error: <file>: <reason>`.
+    With --scheduler the structures run as Dask tasks (README, "Predict at scale (Dask)").
     """
     from contextlib import closing
     from pathlib import Path
@@ -120,10 +126,27 @@ def predict_cmd(inputs: tuple[str, ...], out_dir: str, model: str | None, chains
     from pocknet.progress import ResultLines
 
     fmts = parse_formats(formats)
+    if scheduler is not None:
+        if click.get_current_context().get_parameter_source("workers") == click.core.ParameterSource.COMMANDLINE:
+            raise click.UsageError("--workers is for local runs; with --scheduler the cluster's worker threads "
+                                   "run structures in parallel (local:N: N worker processes)")  # fmt: skip
+        _predict_on_cluster(inputs, out_dir, scheduler=scheduler, model=model, formats=fmts, device=device,
+                            chains=chains.split(",") if chains else None, threshold=threshold, timeout=timeout,
+                            max_memory=max_memory, resume=resume)  # fmt: skip
+        return
+    if "://" in out_dir:
+        raise click.UsageError(f"-o {out_dir}: a URL needs --scheduler (the Dask workers upload to it)")
     if model is not None and not Path(model).is_file():  # cheap; the model itself is checked by the workers
         raise PockNetError(f"{model}: no such model file")
     with OutputFolder(out_dir):  # before any work: a bad -o costs nothing
         jobs = collect_inputs(inputs, chains.split(",") if chains else None)
+        skipped = []
+        if resume:
+            from pocknet.predict.distributed import split_complete
+
+            jobs, skipped = split_complete(jobs, out_dir, fmts)
+            if skipped:
+                click.echo(f"skipped {len(skipped)} structure(s) already complete in {out_dir}")
         done = failed = 0
         # The parent never loads the model (nor torch): the first worker's report is the fail-fast check.
         results = run_jobs(jobs, model=model, device=device, out_dir=Path(out_dir), formats=fmts,
@@ -141,7 +164,28 @@ def predict_cmd(inputs: tuple[str, ...], out_dir: str, model: str | None, chains
             word = "terminated" if isinstance(exc, Terminated) else "interrupted"
             click.echo(f"{word}: {done + failed} of {len(jobs)} structures finished (outputs in {out_dir})", err=True)
             sys.exit(128 + exc.signum if isinstance(exc, Terminated) else 130)
-    click.echo(f"wrote {done} structure(s) to {out_dir}; {failed} failed")
+    tail = f"; {len(skipped)} skipped (already complete)" if skipped else ""
+    click.echo(f"wrote {done} structure(s) to {out_dir}; {failed} failed{tail}")
+    if failed:
+        sys.exit(1)
+
+
+def _predict_on_cluster(inputs: tuple[str, ...], out_dir: str, **options: object) -> None:
+    """`pocknet predict --scheduler`: the same lines as a local run, then the manifest's path."""
+    from pocknet.predict.batch import Terminated
+    from pocknet.predict.distributed import MANIFEST_NAME, predict_many
+
+    try:
+        manifest = predict_many(inputs, out_dir, progress=True, **options)  # type: ignore[arg-type]
+    except (KeyboardInterrupt, Terminated) as exc:
+        word = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        click.echo(f"{word}: complete sets are in {out_dir}; --resume continues the run", err=True)
+        sys.exit(128 + exc.signum if isinstance(exc, Terminated) else 130)
+    counts = manifest["status"].value_counts()
+    done, failed, skipped = (int(counts.get(status, 0)) for status in ("ok", "failed", "skipped"))
+    tail = f"; {skipped} skipped (already complete)" if skipped else ""
+    click.echo(f"wrote {done} structure(s) to {out_dir}; {failed} failed{tail}")
+    click.echo(f"manifest: {out_dir.rstrip('/')}/{MANIFEST_NAME}")
     if failed:
         sys.exit(1)
 

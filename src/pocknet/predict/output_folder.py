@@ -24,6 +24,7 @@ from pocknet.errors import PockNetError
 
 __all__ = [
     "OutputFolder",
+    "complete_set_files",
     "write_prediction_set",
 ]
 
@@ -155,4 +156,20 @@ def write_prediction_set(prediction: Any, out_dir: Path, formats: Sequence[str])
         with atomic_write(done_marker) as handle:
             handle.write("".join(f"{f.name}\n" for f in files))
         files.append(done_marker)
+    return files
+
+
+def complete_set_files(name: str, source: str | Path, formats: Sequence[str]) -> list[str]:
+    """The file names a complete set of ``formats`` has, its completion marker last (``--resume``).
+
+    A marker alone is not enough: a set written with fewer formats (``--formats json``
+    before ``--formats csv,json``) has the marker but lacks what is now asked for.
+    """
+    from pocknet.predict.writers import WRITERS
+    from pocknet.predict.writers.files import structure_file_name
+
+    files = [file for fmt in formats if fmt != "json" for file in WRITERS[fmt].files(name)]
+    if any(WRITERS[fmt].script for fmt in formats):
+        files.append(structure_file_name(name, source))
+    files.append(f"{name}.json" if "json" in formats else f"{name}.done")
     return files
