@@ -684,6 +684,8 @@ def test_summary_rows(prediction: Prediction, features: ProteinFeatures) -> None
         "top_probability": None,
         "top_centre": None,
         "seconds": 0.5,
+        "model_name": prediction.model_name,
+        "structure_kind": None,  # not read from a file
     }
 
 

@@ -104,9 +104,13 @@ class _Number(click.ParamType):
                    "local:N (a LocalCluster of N worker processes); one task per structure, OUT/manifest.csv at "
                    "the end. -o may then be an fsspec URL (s3://bucket/run).")
 @click.option("--resume", is_flag=True, help="Skip structures whose outputs in the output folder are complete.")
+@click.option("--structure-kind", type=click.Choice(["auto", "experimental", "predicted"]), default="auto",
+              show_default=True,
+              help="predicted: B-factors are pLDDT (AlphaFold, ESMFold), scored by the bundled model without the "
+                   "bfactor descriptor; auto: the file's header decides (a file without one reads as experimental).")
 def predict_cmd(inputs: tuple[str, ...], out_dir: str, model: str | None, chains: str | None,
                 threshold: float | None, formats: str, device: str, workers: int, timeout: float,
-                max_memory: float, scheduler: str | None, resume: bool) -> None:  # fmt: skip
+                max_memory: float, scheduler: str | None, resume: bool, structure_kind: str) -> None:  # fmt: skip
     """Predict ligand-binding pockets.
 
     INPUTS are PDB/mmCIF files (gzipped or not), folders of them, or P2Rank .ds lists.
@@ -132,7 +136,7 @@ def predict_cmd(inputs: tuple[str, ...], out_dir: str, model: str | None, chains
                                    "run structures in parallel (local:N: N worker processes)")  # fmt: skip
         _predict_on_cluster(inputs, out_dir, scheduler=scheduler, model=model, formats=fmts, device=device,
                             chains=chains.split(",") if chains else None, threshold=threshold, timeout=timeout,
-                            max_memory=max_memory, resume=resume)  # fmt: skip
+                            max_memory=max_memory, resume=resume, structure_kind=structure_kind)  # fmt: skip
         return
     if "://" in out_dir:
         raise click.UsageError(f"-o {out_dir}: a URL needs --scheduler (the Dask workers upload to it)")
@@ -150,7 +154,8 @@ def predict_cmd(inputs: tuple[str, ...], out_dir: str, model: str | None, chains
         done = failed = 0
         # The parent never loads the model (nor torch): the first worker's report is the fail-fast check.
         results = run_jobs(jobs, model=model, device=device, out_dir=Path(out_dir), formats=fmts,
-                           threshold=threshold, workers=workers, timeout=timeout, max_memory=max_memory)  # fmt: skip
+                           threshold=threshold, workers=workers, timeout=timeout, max_memory=max_memory,
+                           structure_kind=structure_kind)  # fmt: skip
         try:
             with closing(results), ResultLines(len(jobs), desc="predict", unit="structure") as lines:
                 for result in results:
@@ -241,6 +246,8 @@ def info_cmd(model: str | None) -> None:
     click.echo(f"model: {info['path']}")
     click.echo(f"  embeddings: {info['embedding_model']}; threshold {info['threshold']:.3f}; params {info['params_hash']}")
     click.echo("  validation: " + ", ".join(f"{k} {v:.3f}" for k, v in info["validation"].items() if v is not None))
+    if model is None:
+        click.echo(f"predicted structures: {info['predicted_model'] or 'the default model (no model without bfactor installed)'}")
 
 
 @cli.group("report")

@@ -48,6 +48,7 @@ __all__ = [
     "POINT_COLUMNS",
     "PLAIN_COUNT_INDEX",
     "POINT_INDEX",
+    "BFACTOR_COLUMN",
 ]
 
 #: Residue-table columns of P2Rank's ``chem`` feature, in ``ChemVector.HEADER`` order.
@@ -92,6 +93,10 @@ DESCRIPTOR_NAMES: tuple[str, ...] = (
     "bfactor.bfactor",
     *(f"atom_table.{c}" for c in ATOM_TABLE_COLUMNS),
 )
+
+#: The column read from the B-factor field: crystallographic B in experimental structures, pLDDT
+#: (confidence, high = good) in AlphaFold/ESMFold models; the predicted-structure model leaves it out.
+BFACTOR_COLUMN = "bfactor.bfactor"
 
 #: Point-level columns computed from geometry, not from atom vectors (matrix holds 0).
 POINT_COLUMNS: tuple[str, ...] = ("protrusion.protrusion",)

@@ -11,6 +11,7 @@ calibration and metrics, and a hash of the parameters that produced it.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -205,8 +206,19 @@ def _check_bundle(path: Path, bundle: Any) -> None:
         raise PockNetError(f"{path}: not a PockNet model file (state_dict entry {bad!r} is not a tensor)")
 
 
+def _ordered_subset(names: Sequence[str], available: Sequence[str]) -> bool:
+    """Whether ``names`` are distinct columns of ``available``, in its order (a model trained with some left out)."""
+    if not all(isinstance(name, str) for name in names):
+        return False
+    position = {name: i for i, name in enumerate(available)}
+    indices = [position.get(name, -1) for name in names]
+    return bool(indices) and min(indices) >= 0 and all(a < b for a, b in itertools.pairwise(indices))
+
+
 def load_model(path: str | Path, feature_names: Sequence[str] | None = None) -> tuple[PocketNet, ModelBundle]:
-    """Load a model file safely; with ``feature_names``, refuse a model from another feature set."""
+    """Load a model file safely; with ``feature_names`` (the columns this PockNet computes), refuse a
+    model from another feature set. A model trained on some of them, in their order
+    (``training.exclude_features``), is accepted: prediction feeds it just those columns."""
     path = Path(path)
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
@@ -217,7 +229,7 @@ def load_model(path: str | Path, feature_names: Sequence[str] | None = None) -> 
     except Exception as exc:  # torch raises many types for corrupt/unsafe files
         raise _load_error(path, exc) from exc
     bundle = ModelBundle.from_dict(data, path)
-    if feature_names is not None and list(feature_names) != bundle.feature_names:
+    if feature_names is not None and not _ordered_subset(bundle.feature_names, feature_names):
         raise PockNetError(f"{path}: model was trained on a different feature set than this PockNet computes")
     try:
         return bundle.network(), bundle

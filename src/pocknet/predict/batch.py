@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from pocknet.errors import PockNetError
+from pocknet.predict.bundled import predicted_model_path
 from pocknet.predict.jobs import JobResult, PredictJob
 from pocknet.predict.workers import DEFAULT_MAX_MEMORY_GB, _context, _Slot, _WorkerConfig
 
@@ -45,6 +46,7 @@ def result_line(result: JobResult, finished: int, total: int) -> str:
     """``[3/40] 1a82a.pdb  4 pockets  top score 12.31  probability 0.834  centre ...  (0.31 s)``; ``-`` for none.
 
     Three decimals: calibrated probabilities lie in [0.001, 0.999] and must never print as certainty.
+    A predicted structure's line ends with ``  predicted structure, model <name>``.
     """
     row = result.summary
 
@@ -59,6 +61,7 @@ def result_line(result: JobResult, finished: int, total: int) -> str:
         f"[{finished}/{total}] {result.job.name}  {row.get('pockets', 0)} pocket(s)  "
         f"top score {number(row.get('top_score'), '.2f')}  probability {number(row.get('top_probability'), '.3f')}  "
         f"centre {centre_text}  ({number(row.get('seconds'), '.2f')} s)"
+        + (f"  predicted structure, model {row.get('model_name')}" if row.get("structure_kind") == "predicted" else "")
     )
 
 
@@ -77,8 +80,13 @@ def run_jobs(
     workers: int = 1,
     timeout: float = 600.0,
     max_memory: float = DEFAULT_MAX_MEMORY_GB,
+    structure_kind: str = "auto",
 ) -> Iterator[JobResult]:
     """Yield one result per job (in completion order) from ``workers`` processes.
+
+    ``structure_kind``: auto | experimental | predicted (``--structure-kind``). Without ``model``
+    the workers score predicted structures with the model of
+    :func:`pocknet.predict.bundled.predicted_model_path`, resolved here, once.
 
     Jobs that carry an ``error`` are yielded first, as failures, without a
     worker. The model is loaded in the workers only: a bad model file ends the
@@ -93,7 +101,9 @@ def run_jobs(
     if not runnable:
         return
     ctx = _context()
-    config = _WorkerConfig(model, device, str(out_dir), tuple(formats), threshold, float(max_memory))
+    predicted = None if model else predicted_model_path()
+    config = _WorkerConfig(model, device, str(out_dir), tuple(formats), threshold, float(max_memory),
+                           structure_kind, None if predicted is None else str(predicted))  # fmt: skip
     pending = runnable[::-1]
     slots: list[_Slot] = []
 

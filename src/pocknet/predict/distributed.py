@@ -32,7 +32,9 @@ from pocknet import __version__
 from pocknet.errors import PockNetError
 from pocknet.predict.failures import _one_line
 from pocknet.predict.jobs import JobResult, PredictJob, collect_inputs
+from pocknet.predict.bundled import predicted_model_path
 from pocknet.predict.workers import DEFAULT_MAX_MEMORY_GB, _WorkerConfig
+from pocknet.structure.kind import KIND_OPTIONS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -271,6 +273,7 @@ def predict_many(
     max_memory: float = DEFAULT_MAX_MEMORY_GB,
     resume: bool = False,
     progress: bool = False,
+    structure_kind: str = "auto",
 ) -> pd.DataFrame:
     """Predict every structure of ``paths`` on a Dask cluster; the run's manifest as a DataFrame.
 
@@ -281,14 +284,16 @@ def predict_many(
     (seconds) and ``max_memory`` (GB beyond the loaded model, 0: none) hold per
     structure; a structure over them, or one that fails, is ``failed`` in the manifest
     and the run goes on. ``resume`` skips structures whose set is complete in ``out``.
-    ``progress`` prints one line per finished structure (the CLI's lines). The manifest
+    ``progress`` prints one line per finished structure (the CLI's lines).
+    ``structure_kind``: auto | experimental | predicted (``--structure-kind``); without
+    ``model``, predicted structures get the bundled bfactor-free model. The manifest
     (:data:`MANIFEST_COLUMNS`, input order) is also written to ``out/manifest.csv``.
     """
     import pandas as pd
 
     from pocknet.predict.batch import result_line
     from pocknet.predict.output_folder import OutputFolder
-    from pocknet.predict.writers import DEFAULT_FORMATS, parse_formats
+    from pocknet.predict.formats import DEFAULT_FORMATS, parse_formats
     from pocknet.progress import ResultLines
 
     formats = DEFAULT_FORMATS if formats is None else formats
@@ -299,8 +304,12 @@ def predict_many(
         raise PockNetError(f"timeout must be a positive number of seconds, got {timeout!r}")
     inputs = [paths] if isinstance(paths, (str, Path)) else list(paths)
     url = _url(out)
+    if structure_kind not in KIND_OPTIONS:
+        raise PockNetError(f"structure_kind must be one of {', '.join(KIND_OPTIONS)}, got {structure_kind!r}")
+    predicted = None if model is not None else predicted_model_path()
     config = _WorkerConfig(None if model is None else os.path.abspath(model), device,
-                           "" if url else os.path.abspath(out), tuple(fmts), threshold, float(max_memory))  # fmt: skip
+                           "" if url else os.path.abspath(out), tuple(fmts), threshold, float(max_memory),
+                           structure_kind, None if predicted is None else str(predicted))  # fmt: skip
     with ExitStack() as stack:
         if url is None:
             stack.enter_context(OutputFolder(out))  # before any work: a bad OUT costs nothing

@@ -54,6 +54,8 @@ class Prediction:
     notes: tuple[str, ...] = field(default_factory=tuple)
     # [P] float32 sigmoid of the network (what the threshold applies to); None: same as probabilities
     model_probabilities: np.ndarray | None = None
+    # experimental | predicted (pocknet.structure.kind); None: not read from a file (pipeline stages)
+    structure_kind: str | None = None
 
     @property
     def raw_probabilities(self) -> np.ndarray:

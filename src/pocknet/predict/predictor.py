@@ -4,12 +4,16 @@ Scoring reuses the training batch builder (:class:`pocknet.trainset.arrays.Point
 on the same feature arrays the data_engineering stage writes, with residue
 embeddings stored as float16 exactly as in the H5 file, so a protein scores
 identically here and from its H5 rows (tested).
+
+Predicted structures (AlphaFold, ESMFold: pLDDT in the B-factor column) are scored by the
+bundled model trained without ``bfactor`` when the bundled default is in use and that model is
+installed (:mod:`pocknet.predict.bundled`); it is loaded on the first predicted structure only.
 """
 
 from __future__ import annotations
 
+import enum
 import time
-from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -17,42 +21,49 @@ import numpy as np
 import torch
 
 from pocknet.predict.calibration import calibration_note, calibrators
+from pocknet.featurize.descriptor_columns import BFACTOR_COLUMN
 from pocknet.featurize.descriptors import DESCRIPTOR_NAMES, exposed_atoms
 from pocknet.errors import ConfigError, PockNetError
 from pocknet.featurize.features import FeaturizeConfig, ProteinFeatures, featurize
 from pocknet.model.files import ModelBundle, load_model
+from pocknet.predict.bundled import DEFAULT_MODEL, PREDICTED_MODEL, default_model_path, predicted_model_path
 from pocknet.trainset.neighbours import nearest_residues
 from pocknet.predict.pockets import PocketConfig, find_pockets
 from pocknet.predict.residues import residue_pocket_ranks, residue_scores, zscores
 from pocknet.predict.prediction import Prediction
 from pocknet.embed.residue_chains import protein_residue_embeddings
 from pocknet.structure.reader import load_structure
-from pocknet.trainset.arrays import ContextSpec, PointDataset, SplitArrays, context_spec, with_context
+from pocknet.trainset.arrays import ContextSpec, PointDataset, SplitArrays, context_spec, select_features, with_context
 
-__all__ = ["DEFAULT_MODEL", "default_model_path", "Predictor", "features_batch_arrays"]
+__all__ = ["BUNDLED", "DEFAULT_MODEL", "default_model_path", "Predictor", "features_batch_arrays"]
 
-DEFAULT_MODEL = "pocknet_default.pt"
 _SCORE_CHUNK = 65536
 # Context models gather [chunk, context_k, ·] tensors: smaller chunks keep a 150 000-point complex
 # within ~100 MB of activations (rows are scored independently, so chunking never changes a score).
 _CONTEXT_CHUNK = 8192
 
 
-def default_model_path() -> Path:
-    """The model shipped inside the package (tabular-only, trained by this project's pipeline)."""
-    path = Path(str(resources.files("pocknet").joinpath("models").joinpath(DEFAULT_MODEL)))
-    if not path.is_file():
-        raise PockNetError(f"{path}: the bundled default model is missing from this installation; pass --model")
-    return path
+class _Lookup(enum.Enum):
+    BUNDLED = "bundled"
+
+
+#: ``Predictor(predicted_model=...)`` default: ``$POCKNET_PREDICTED_MODEL``, else the bundled one.
+BUNDLED = _Lookup.BUNDLED
 
 
 def features_batch_arrays(
-    features: ProteinFeatures, k: int, neighbour_distance: str, context: ContextSpec | None = None
+    features: ProteinFeatures,
+    k: int,
+    neighbour_distance: str,
+    context: ContextSpec | None = None,
+    feature_names: Sequence[str] | None = None,
 ) -> SplitArrays:
     """The per-point arrays training reads from the H5, built from one protein's features.
 
     With ``context`` (spatial-context models) the context points come from the same function as
-    in training (:func:`pocknet.trainset.arrays.with_context`) on the same float32 coordinates.
+    in training (:func:`pocknet.trainset.arrays.with_context`) on the same float32 coordinates;
+    ``feature_names`` (the model's) picks the descriptor columns as training did
+    (:func:`pocknet.trainset.arrays.select_features`).
     """
     if k > 0:
         neighbours, distances = nearest_residues(features, k, neighbour_distance)
@@ -60,7 +71,7 @@ def features_batch_arrays(
         neighbours = np.zeros((features.n_points, 0), np.int64)
         distances = np.zeros((features.n_points, 0), np.float32)
     arrays = SplitArrays(
-        tabular=features.descriptors.astype(np.float32),
+        tabular=select_features(features.descriptors.astype(np.float32), features.descriptor_names, feature_names),
         label=features.labels.astype(np.int8),
         protein=np.zeros(features.n_points, np.int32),
         residue=features.point_residue.astype(np.int64),
@@ -82,6 +93,11 @@ class Predictor:
     embed
         For fusion models: ``sequence -> [L, D]`` embeddings; built from the
         model's recorded ESM2 name on first use when ``None``.
+    predicted_model
+        With the bundled default only (no ``model_path``, no ``bundle``): the model for predicted
+        structures, loaded on first use; :data:`BUNDLED` looks it up
+        (:func:`pocknet.predict.bundled.predicted_model_path`), ``None``: none (the default model
+        scores them, with a note). A model the caller chose scores every structure.
     """
 
     def __init__(
@@ -90,6 +106,7 @@ class Predictor:
         device: str = "cpu",
         embed: Callable[[str], np.ndarray] | None = None,
         bundle: ModelBundle | None = None,
+        predicted_model: str | Path | None | _Lookup = BUNDLED,
     ) -> None:
         if bundle is not None:  # an in-memory bundle (pipeline stages)
             self.path = Path(model_path or "<in memory>")
@@ -115,6 +132,33 @@ class Predictor:
             raise PockNetError(f"{self.path}: not a PockNet model file (bad settings: {exc})") from exc
         self._embed = embed
         self.name = str(self.bundle.provenance.get("name", self.path.stem))
+        self.switches = bundle is None and model_path is None
+        if not self.switches:
+            self.predicted_model_path: Path | None = None
+        elif predicted_model is BUNDLED:
+            self.predicted_model_path = predicted_model_path()
+        else:
+            self.predicted_model_path = Path(predicted_model) if predicted_model else None
+        self._predicted: Predictor | None = None
+
+    def for_kind(self, kind: str) -> tuple[Predictor, tuple[str, ...]]:
+        """The predictor that scores a structure of ``kind``, and notes that say which and why."""
+        if kind != "predicted":
+            return self, ()
+        if self.predicted_model_path is None:
+            return self, self._predicted_notes(fallback=self.switches)
+        if self._predicted is None:  # the first predicted structure loads it; batch workers otherwise never do
+            self._predicted = Predictor(self.predicted_model_path, device=self.device.type, predicted_model=None)
+        return self._predicted, self._predicted._predicted_notes(fallback=False)
+
+    def _predicted_notes(self, fallback: bool) -> tuple[str, ...]:
+        if BFACTOR_COLUMN not in self.bundle.feature_names:
+            left_out = [n for n in DESCRIPTOR_NAMES if n not in self.bundle.feature_names]
+            return (f"scored by model {self.name}, trained without {', '.join(left_out)}",)
+        read = "the B-factor column (pLDDT in predicted structures) as crystallographic B-factors"
+        if fallback:
+            return (f"no model without {BFACTOR_COLUMN} is installed ({PREDICTED_MODEL}): the default model read {read}",)
+        return (f"model {self.name} read {read}",)
 
     @property
     def uses_embeddings(self) -> bool:
@@ -151,7 +195,8 @@ class Predictor:
         if features.n_points == 0:
             return np.zeros(0, np.float32), np.zeros(0, np.float32)
         arrays = features_batch_arrays(features, self.bundle.k if self.uses_embeddings else 0,
-                                       self.bundle.neighbour_distance, context_spec(self.model.config))  # fmt: skip
+                                       self.bundle.neighbour_distance, context_spec(self.model.config),
+                                       self.bundle.feature_names)  # fmt: skip
         dataset = PointDataset(arrays, self._embedding_table(features))
         self.model.eval()
         logits, out = [], []
@@ -174,10 +219,12 @@ class Predictor:
         threshold: float | None = None,
         name: str | None = None,
         scored: tuple[np.ndarray, np.ndarray] | None = None,
+        structure_kind: str | None = None,
     ) -> Prediction:
         """Pockets and residue scores from the model probabilities; calibrated probabilities to read.
 
-        ``scored``: the (logits, probabilities) of :meth:`logits_and_scores`, when already computed.
+        ``scored``: the (logits, probabilities) of :meth:`logits_and_scores`, when already computed;
+        ``structure_kind``: recorded in the prediction (None: unknown, as for stored features).
         """
         start = time.perf_counter()
         logits, probabilities = self.logits_and_scores(features) if scored is None else scored
@@ -209,6 +256,7 @@ class Predictor:
             seconds=time.perf_counter() - start,
             notes=self._calibration_notes,
             model_probabilities=probabilities,
+            structure_kind=structure_kind,
         )
 
     def predict_file(
@@ -217,17 +265,27 @@ class Predictor:
         chains: Sequence[str] | None = None,
         threshold: float | None = None,
         name: str | None = None,
+        structure_kind: str = "auto",
     ) -> Prediction:
         """Featurise exactly as the data_engineering stage did for training, then predict.
 
-        What the reader accepted but flagged (no END record, a CA-only model)
-        joins the prediction's notes, so the user sees it in the outputs.
+        What the reader accepted but flagged (no END record, a CA-only model, a predicted
+        structure) joins the prediction's notes, so the user sees it in the outputs.
+        ``structure_kind``: auto (the file's header decides), experimental or predicted; it
+        picks the model (:meth:`for_kind`).
         """
         start = time.perf_counter()
-        cfg = self.featurize_config
-        structure = load_structure(path, chains=tuple(chains) if chains else None, ligand_rules=cfg.ligands)
-        prediction = self.predict_features(featurize(structure, cfg), threshold=threshold, name=name)
-        object.__setattr__(prediction, "notes", prediction.notes + structure.notes)
+        selected = tuple(chains) if chains else None
+        rules = self.featurize_config.ligands
+        structure = load_structure(path, chains=selected, ligand_rules=rules, kind=structure_kind)
+        chosen, kind_notes = self.for_kind(structure.kind)
+        cfg = chosen.featurize_config
+        if cfg.ligands != rules:  # the other model was featurised with other ligand rules
+            structure = load_structure(path, chains=selected, ligand_rules=cfg.ligands, kind=structure_kind)
+        prediction = chosen.predict_features(
+            featurize(structure, cfg), threshold=threshold, name=name, structure_kind=structure.kind
+        )
+        object.__setattr__(prediction, "notes", prediction.notes + structure.notes + kind_notes)
         object.__setattr__(prediction, "seconds", time.perf_counter() - start)
         return prediction
 
@@ -239,4 +297,5 @@ class Predictor:
             "threshold": b.threshold,
             "params_hash": b.params_hash[:12],
             "validation": {k: b.metrics.get(k) for k in ("pr_auc", "roc_auc", "iou")},
+            "predicted_model": str(self.predicted_model_path) if self.predicted_model_path else None,
         }

@@ -46,17 +46,20 @@ class _WorkerConfig:
     formats: tuple[str, ...]
     threshold: float | None
     max_memory: float
+    structure_kind: str = "auto"  # auto | experimental | predicted
+    predicted_model: str | None = None  # the bundled default's partner for predicted structures (None: none)
 
 
 def _run_one(predictor: Any, job: PredictJob, out_dir: Path, formats: Sequence[str], threshold: float | None,
-             max_memory: float | None) -> tuple[JobResult, bool]:  # fmt: skip
+             max_memory: float | None, structure_kind: str = "auto") -> tuple[JobResult, bool]:  # fmt: skip
     """The job's result and whether the worker should be replaced (after running out of memory)."""
     from pocknet.predict.writers.json_summary import summary_rows
 
     failure: str | None = None
     out_of_memory = False
     try:
-        prediction = predictor.predict_file(job.path, chains=job.chains, threshold=threshold, name=job.name)
+        prediction = predictor.predict_file(job.path, chains=job.chains, threshold=threshold, name=job.name,
+                                            structure_kind=structure_kind)  # fmt: skip
         try:
             files = write_prediction_set(prediction, out_dir, formats)
         except OSError as exc:
@@ -170,7 +173,8 @@ def _worker(conn: Connection, parent_pid: int, config: _WorkerConfig) -> None:
     from pocknet.predict.predictor import Predictor
 
     try:
-        predictor = Predictor(config.model, device=config.device)
+        # the second model (predicted structures) loads on the first predicted structure, not here
+        predictor = Predictor(config.model, device=config.device, predicted_model=config.predicted_model)
         if predictor.uses_embeddings:
             predictor.load_embedder()  # before the memory baseline: ESM2 weights are part of the model
     except Exception as exc:
@@ -190,7 +194,8 @@ def _worker(conn: Connection, parent_pid: int, config: _WorkerConfig) -> None:
             return
         if job is None:
             return
-        result, replace = _run_one(predictor, job, out_dir, config.formats, config.threshold, max_memory)
+        result, replace = _run_one(predictor, job, out_dir, config.formats, config.threshold, max_memory,
+                                   config.structure_kind)  # fmt: skip
         try:
             conn.send(("done", result, replace))
         except OSError:

@@ -12,6 +12,7 @@ milliseconds, which keeps featurisation well under a second per protein.
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import numpy as np
 
 from pocknet.errors import StructureError
 from pocknet.structure.file_checks import check_readable, size_limit
+from pocknet.structure.kind import HeaderFacts, detect_kind, resolve_kind
 from pocknet.structure.ligands import LigandRules, find_ligands
 from pocknet.structure.model_checks import check_finite, crowding_notes, model_notes
 from pocknet.structure.paths import structure_stem
@@ -30,11 +32,13 @@ __all__ = ["load_structure"]
 _WATER = frozenset({"HOH", "DOD", "WAT", "H2O"})
 
 
-def _read_gemmi(path: Path) -> gemmi.Structure:
+def _read_gemmi(path: Path) -> tuple[gemmi.Structure, gemmi.cif.Document]:
+    """The structure and, for mmCIF, the parsed document (kept for its header categories; empty for PDB)."""
     # pybind11 turns C++ exceptions into RuntimeError, ValueError, IndexError
     # (std::out_of_range: an mmCIF without a data block) or OverflowError.
+    doc = gemmi.cif.Document()
     try:
-        st = gemmi.read_structure(str(path), merge_chain_parts=True)
+        st = gemmi.read_structure(str(path), merge_chain_parts=True, save_doc=doc)
         if len(st) == 0:
             raise StructureError(f"{path}: no models (no ATOM/HETATM records)")
         st.setup_entities()
@@ -43,7 +47,37 @@ def _read_gemmi(path: Path) -> gemmi.Structure:
         raise StructureError(f"{path}: cannot parse structure ({exc})") from exc
     # Not st.remove_alternative_conformations(): it also drops a HETATM group
     # that shares its residue number with a protein residue (seen in COACH420).
-    return st
+    return st, doc
+
+
+_HEAD_BYTES = 1 << 16  # a PDB's PARENT record (OpenFold/ESMFold) comes before its first atom
+
+
+def _header_facts(path: Path, st: gemmi.Structure, doc: gemmi.cif.Document) -> HeaderFacts:
+    """Method, titles, software, remarks and ModelCIF categories: what :func:`detect_kind` judges."""
+    info = dict(st.info)
+    cif = len(doc) > 0
+    texts = [
+        ("_struct.title" if cif else "TITLE", info.get("_struct.title", "")),
+        ("_struct_keywords" if cif else "HEADER", info.get("_struct_keywords.pdbx_keywords", "")),
+        ("_struct_keywords" if cif else "KEYWDS", info.get("_struct_keywords.text", "")),
+        *(("_software.name" if cif else "REMARK 3 PROGRAM", item.name) for item in st.meta.software),
+    ]
+    modelcif: list[str] = []
+    parent = False
+    if cif:
+        block = doc[0]
+        texts += [("_software.name", str(v)) for v in block.find_values("_software.name")]
+        modelcif = [name.rstrip(".") for name in block.get_mmcif_category_names() if name.startswith("_ma_")]
+    else:
+        texts += [("REMARK", line) for line in st.raw_remarks]
+        with (gzip.open if path.name.lower().endswith(".gz") else open)(path, "rb") as handle:
+            head = handle.read(_HEAD_BYTES)
+        parent = head.startswith(b"PARENT ") or b"\nPARENT " in head
+    return HeaderFacts(
+        method=info.get("_exptl.method", ""), texts=tuple((w, t) for w, t in texts if t),
+        modelcif=tuple(modelcif), parent_record=parent,
+    )  # fmt: skip
 
 
 def _first_altloc_atoms(res: gemmi.Residue) -> list[gemmi.Atom]:
@@ -200,6 +234,7 @@ def load_structure(
     name: str | None = None,
     ligand_rules: LigandRules | None = None,
     max_bytes: int | None = None,
+    kind: str = "auto",
 ) -> Structure:
     """Read one structure file.
 
@@ -217,6 +252,9 @@ def load_structure(
     max_bytes
         Refuse files whose (decompressed) content is larger; ``None``:
         ``$POCKNET_MAX_STRUCTURE_BYTES`` or :data:`~pocknet.structure.file_checks.MAX_DECOMPRESSED_BYTES`.
+    kind
+        ``auto`` (the header decides, :mod:`pocknet.structure.kind`), ``experimental`` or
+        ``predicted``; a predicted structure's evidence is one of the notes.
 
     Raises
     ------
@@ -230,7 +268,13 @@ def load_structure(
     """
     path = Path(path)
     notes = check_readable(path, size_limit(max_bytes))
-    st = _read_gemmi(path)
+    st, doc = _read_gemmi(path)
+    try:  # gemmi decodes header text as UTF-8 on access
+        detected, evidence = detect_kind(_header_facts(path, st, doc))
+    except (UnicodeDecodeError, OSError, EOFError, RuntimeError, ValueError):  # an unreadable header tells nothing
+        detected, evidence = "experimental", ""
+    del doc
+    structure_kind, kind_notes = resolve_kind(kind, detected, evidence)
     model = st[0]
     wanted = None if chains is None else {str(c) for c in chains}
     try:  # gemmi decodes names as UTF-8 on access
@@ -254,5 +298,6 @@ def load_structure(
         atoms=atoms,
         residues=residues,
         ligands=ligands,
-        notes=notes,
+        notes=notes + kind_notes,
+        kind=structure_kind,
     )

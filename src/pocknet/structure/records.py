@@ -66,6 +66,8 @@ class Structure:
     residues: Residues
     ligands: tuple[Ligand, ...]
     notes: tuple[str, ...] = ()  # accepted, but the user should know (e.g. "no END record: ...")
+    # experimental | predicted (AlphaFold, ESMFold, ...: the B-factor column holds pLDDT), pocknet.structure.kind
+    kind: str = "experimental"
 
     @property
     def relevant_ligands(self) -> tuple[Ligand, ...]:

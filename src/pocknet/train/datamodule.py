@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
@@ -28,6 +29,7 @@ class PointDataModule(L.LightningDataModule):
 
     ``context``: the spatial-context definition of the model (:func:`pocknet.trainset.arrays.context_spec`);
     with it every point also carries its context points, computed from the stored coordinates.
+    ``feature_names``: the descriptor columns the model reads (``training.exclude_features``; None: all).
     """
 
     def __init__(
@@ -37,6 +39,7 @@ class PointDataModule(L.LightningDataModule):
         num_workers: int = 0,
         seed: int = 0,
         context: ContextSpec | None = None,
+        feature_names: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         self.h5_path = Path(h5_path)
@@ -44,6 +47,7 @@ class PointDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.seed = seed
         self.context = context
+        self.feature_names = feature_names
         self.train_arrays: SplitArrays | None = None
         self.val_arrays: SplitArrays | None = None
         self.embeddings: torch.Tensor | None = None
@@ -52,8 +56,8 @@ class PointDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_arrays is not None:
             return
-        self.train_arrays = load_split(self.reader, "train", self.context).without_neutral()
-        self.val_arrays = load_split(self.reader, "val", self.context)
+        self.train_arrays = load_split(self.reader, "train", self.context, self.feature_names).without_neutral()
+        self.val_arrays = load_split(self.reader, "val", self.context, self.feature_names)
         if len(self.train_arrays) == 0 or len(self.val_arrays) == 0:
             raise ConfigError(
                 f"{self.h5_path}: training needs train and val points "

@@ -1,7 +1,10 @@
 """Ship a trained model inside the package, with a model card written from its own metadata.
 
 ``python -m pocknet.train.model_card MODEL_FILE`` copies the file to
-``src/pocknet/models/pocknet_default.pt`` and writes ``MODEL_CARD.md`` beside it.
+``src/pocknet/models/pocknet_default.pt`` and writes ``MODEL_CARD.md`` beside it;
+``--predicted`` ships a model trained without ``bfactor.bfactor`` (``training.exclude_features``)
+as ``pocknet_predicted.pt`` with ``MODEL_CARD_predicted.md``, the model ``pocknet predict``
+uses for predicted structures (AlphaFold, ESMFold).
 Every number in the card is read from the model file (validation metrics,
 parameter hash, provenance), none is typed by hand.
 """
@@ -15,8 +18,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from pocknet.atomic import atomic_path, atomic_write
+from pocknet.errors import PockNetError
+from pocknet.featurize.descriptor_columns import BFACTOR_COLUMN, DESCRIPTOR_NAMES
 from pocknet.model.files import ModelBundle, load_model
-from pocknet.predict.predictor import DEFAULT_MODEL
+from pocknet.predict.bundled import DEFAULT_MODEL, PREDICTED_MODEL
 
 __all__ = ["render_model_card", "ship"]
 
@@ -68,24 +73,36 @@ def _context_note(cfg: Mapping[str, Any]) -> str:
             f"stride {cfg['context_stride']}, {cfg['context_layers']} layers)")  # fmt: skip
 
 
-def render_model_card(bundle: ModelBundle, sha256: str, size: int, training_data: str) -> str:
+def _features_line(bundle: ModelBundle) -> str:
+    """How many descriptors the model reads and, when some were left out, which."""
+    line = f"- Features: {len(bundle.feature_names)} P2Rank-style SAS-point descriptors"
+    left_out = [name for name in DESCRIPTOR_NAMES if name not in bundle.feature_names]
+    return line + (f" (excluded: {', '.join(left_out)})" if left_out else "")
+
+
+def render_model_card(
+    bundle: ModelBundle, sha256: str, size: int, training_data: str, file_name: str = DEFAULT_MODEL
+) -> str:
     metrics = bundle.metrics
     prov = bundle.provenance
     cfg = bundle.model_config
+    predicted = file_name == PREDICTED_MODEL
+    use = ["`pocknet predict` scores AlphaFold/ESMFold models with it: their B-factor column holds pLDDT."]
     lines = [
-        "# PockNet default model",
+        "# PockNet model for predicted structures" if predicted else "# PockNet default model",
         "",
         "Tabular-only PockNet (no ESM2 embeddings, so it runs without language-model weights), trained",
         "by this project's own pipeline (`dvc repro swa` with the committed `params.yaml`).",
+        *(use if predicted else []),
         "",
-        f"- File: `{DEFAULT_MODEL}` ({size / 1024:.0f} KiB), sha256 `{sha256}`",
+        f"- File: `{file_name}` ({size / 1024:.0f} KiB), sha256 `{sha256}`",
         f"- Training data: {training_data}",
         f"- Selected on validation: `{prov.get('selected', prov.get('stage'))}` "
         f"(best-epoch vs SWA by validation PR-AUC); SWA epochs {prov.get('epochs', '-')}",
         f"- Parameters hash: `{bundle.params_hash}`",
         f"- Network: hidden {cfg['hidden']}, {cfg['tabular_layers']} tabular layers, norm {cfg['norm']}, "
         f"head {cfg['head_layers']} layers, dropout {cfg['dropout']}{_context_note(cfg)}",
-        f"- Features: {len(bundle.feature_names)} P2Rank-style SAS-point descriptors",
+        _features_line(bundle),
         f"- Point threshold (maximises validation {bundle.threshold_criterion.upper()}): {bundle.threshold:.4f}",
         *_calibration_lines(bundle),
         "",
@@ -106,15 +123,19 @@ def render_model_card(bundle: ModelBundle, sha256: str, size: int, training_data
     return "\n".join(lines)
 
 
-def ship(model_file: str | Path, training_data: str, dest: Path = PACKAGE_MODELS) -> Path:
+def ship(model_file: str | Path, training_data: str, dest: Path = PACKAGE_MODELS, predicted: bool = False) -> Path:
+    """Copy the model into the package with its card; ``predicted``: as the predicted-structure model."""
     model_file = Path(model_file)
-    _, bundle = load_model(model_file)
-    target = dest / DEFAULT_MODEL
+    _, bundle = load_model(model_file, feature_names=DESCRIPTOR_NAMES)
+    if predicted and BFACTOR_COLUMN in bundle.feature_names:
+        raise PockNetError(f"{model_file}: reads {BFACTOR_COLUMN}; train with training.exclude_features: [{BFACTOR_COLUMN}]")
+    name = PREDICTED_MODEL if predicted else DEFAULT_MODEL
+    target = dest / name
     with atomic_path(target) as tmp:
         shutil.copyfile(model_file, tmp)
     digest = hashlib.sha256(target.read_bytes()).hexdigest()
-    with atomic_write(dest / "MODEL_CARD.md") as handle:
-        handle.write(render_model_card(bundle, digest, target.stat().st_size, training_data))
+    with atomic_write(dest / ("MODEL_CARD_predicted.md" if predicted else "MODEL_CARD.md")) as handle:
+        handle.write(render_model_card(bundle, digest, target.stat().st_size, training_data, name))
     return target
 
 
@@ -122,8 +143,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Ship a trained model as the package default.")
     parser.add_argument("model_file")
     parser.add_argument("--training-data", default="CHEN11 (train/val split by PDB entry; leaking chains dropped)")
+    parser.add_argument("--predicted", action="store_true",
+                        help=f"ship as {PREDICTED_MODEL}, the model for predicted structures (no {BFACTOR_COLUMN})")
     args = parser.parse_args()
-    print(f"wrote {ship(args.model_file, args.training_data)}")
+    print(f"wrote {ship(args.model_file, args.training_data, predicted=args.predicted)}")
 
 
 if __name__ == "__main__":

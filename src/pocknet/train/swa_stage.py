@@ -93,8 +93,9 @@ def stochastic_weight_average(
     module = PocketModule(**checkpoints[-1]["hyper_parameters"])
     module.load_state_dict(average_state_dicts([c["state_dict"] for c in checkpoints]))
     data = PointDataModule(
-        reader.path, train_config.batch_size, 0, seed=train_config.seed, context=context_spec(module.model.config)
-    )
+        reader.path, train_config.batch_size, 0, seed=train_config.seed, context=context_spec(module.model.config),
+        feature_names=module.config.feature_names(reader.feature_names),  # the checkpoints' columns
+    )  # fmt: skip
     data.setup("fit")
     torch.manual_seed(train_config.seed)
     seen = recalibrate_batchnorm(module.model, _Limited(data.train_dataloader(), config.bn_batches))

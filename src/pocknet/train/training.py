@@ -79,8 +79,9 @@ def fit(h5_path: str | Path, config: TrainingConfig) -> tuple[PocketModule, pd.D
     L.seed_everything(config.seed, workers=True)
     data = PointDataModule(h5_path, config.batch_size, config.num_workers, seed=config.seed)
     reader = data.reader
+    data.feature_names = config.feature_names(reader.feature_names)  # training.exclude_features left out
     model_config = ModelConfig.from_params(
-        config.model, n_features=len(reader.feature_names), embedding_dim=reader.embedding_dim, k=reader.k
+        config.model, n_features=len(data.feature_names), embedding_dim=reader.embedding_dim, k=reader.k
     )
     data.context = context_spec(model_config)
     data.setup("fit")
@@ -164,14 +165,18 @@ def export_model(
     params: Mapping[str, Any],
     provenance: Mapping[str, Any],
 ) -> ModelBundle:
-    """The model file content (see :mod:`pocknet.model.files`) for a trained or averaged module."""
+    """The model file content (see :mod:`pocknet.model.files`) for a trained or averaged module.
+
+    Its ``feature_names`` are the columns the module was trained on: the training set's, less
+    the module's ``training.exclude_features``.
+    """
 
     attrs = reader.attrs
     featurize = json.loads(attrs.get("params_json") or "{}").get("data_engineering", {})
     return ModelBundle.from_network(
         module.model,
         model_config=module.hparams["model_config"],
-        feature_names=reader.feature_names,
+        feature_names=module.config.feature_names(reader.feature_names),
         embedding_model=attrs["embedding_model"],
         embedding_layer=attrs["embedding_layer"],
         k=reader.k,

@@ -15,6 +15,11 @@ H5 file) as rows of the split's descriptor table; a batch carries the table
 rows its points refer to (``context_tabular``) and per point their positions
 in it (``context_index``) and distances (``context_dist``). ``pocknet predict``
 builds the same arrays for one protein through :func:`with_context`.
+
+A model trained without some descriptors (``training.exclude_features``) reads only the
+columns it names; :func:`select_features` is the one place that picks them, for training
+(:func:`load_split`) and for ``pocknet predict`` alike, so both feed the same columns in the
+same order.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from pocknet.errors import PockNetError
 from pocknet.trainset.neighbours import PAD_INDEX, k_nearest_points
 
 if TYPE_CHECKING:  # readers are passed in: `pocknet predict` builds these arrays without h5py
@@ -37,6 +43,7 @@ __all__ = [
     "ContextSpec",
     "SplitArrays",
     "context_spec",
+    "select_features",
     "load_split",
     "load_embeddings",
     "point_context",
@@ -97,6 +104,21 @@ class SplitArrays:
 _COLUMNS = ("tabular", "label", "protein", "residue", "neighbours", "neighbour_dist")
 
 
+def select_features(tabular: np.ndarray, available: Sequence[str], wanted: Sequence[str] | None) -> np.ndarray:
+    """The ``wanted`` columns of ``tabular`` (whose columns are ``available``), in ``wanted``'s order.
+
+    ``tabular`` itself when ``wanted`` is None or every column in order: the full model's arrays
+    stay the very same, so its numbers cannot change.
+    """
+    if wanted is None or tuple(wanted) == tuple(available):
+        return tabular
+    position = {name: i for i, name in enumerate(available)}
+    missing = [name for name in wanted if name not in position]
+    if missing:
+        raise PockNetError(f"the model reads descriptor {missing[0]!r}, which these features lack")
+    return tabular[:, [position[name] for name in wanted]]
+
+
 def point_context(
     coords: np.ndarray, offsets: Sequence[int] | np.ndarray, spec: ContextSpec
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -135,8 +157,13 @@ def with_context(
     return dataclasses.replace(arrays, context_neighbours=rows, context_dist=dist, context_table=arrays.tabular)
 
 
-def load_split(reader: H5Reader, split: str, context: ContextSpec | None = None) -> SplitArrays:
-    """All points of the proteins in ``split``, in file order; with ``context``, their context points."""
+def load_split(
+    reader: H5Reader, split: str, context: ContextSpec | None = None, feature_names: Sequence[str] | None = None
+) -> SplitArrays:
+    """All points of the proteins in ``split``, in file order; with ``context``, their context points.
+
+    ``feature_names``: the descriptor columns to keep (:func:`select_features`; None: all).
+    """
     table = reader.proteins()
     offsets = table["point_offset"]
     chosen = np.flatnonzero(table["split"] == split)
@@ -156,7 +183,7 @@ def load_split(reader: H5Reader, split: str, context: ContextSpec | None = None)
         for name in _COLUMNS
     }
     split_arrays = SplitArrays(
-        tabular=arrays["tabular"].astype(np.float32),
+        tabular=select_features(arrays["tabular"].astype(np.float32), reader.feature_names, feature_names),
         label=arrays["label"].astype(np.int8),
         protein=arrays["protein"].astype(np.int32),
         residue=arrays["residue"].astype(np.int64),

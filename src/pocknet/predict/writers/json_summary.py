@@ -3,7 +3,11 @@
 NaN is written as ``null`` (strict JSON, which JavaScript and ``jq`` read). ``source`` is
 the input's file name (no folder: the summary names no path of the machine that wrote it),
 ``source_sha256`` its checksum and ``structure_file`` the name of the structure copy
-(``null`` without scripts). Written last, so its presence marks a complete set.
+(``null`` without scripts). ``model_name`` names the model that scored the structure and
+``structure_kind`` (the last key; absent for predictions from stored features, as in the
+pipeline stages) says whether it was read as experimental or predicted (AlphaFold, ESMFold):
+the two together say whether the B-factor column was used. Written last, so its presence marks
+a complete set.
 """
 
 from __future__ import annotations
@@ -75,7 +79,7 @@ def json_summary(prediction: Prediction, structure_file: str | None = None) -> d
                 "colour": pocket_colour(pocket.rank)[0],
             }
         )
-    return {
+    summary = {
         "name": prediction.name,
         "source": Path(str(f.source)).name,
         "source_sha256": f.source_sha256,
@@ -93,14 +97,17 @@ def json_summary(prediction: Prediction, structure_file: str | None = None) -> d
         "pockets": pockets,
         "notes": list(prediction.notes),
     }
+    if prediction.structure_kind is not None:  # last: the keys before it keep their bytes
+        summary["structure_kind"] = prediction.structure_kind
+    return summary
 
 
 def summary_rows(predictions: Iterable[Prediction]) -> list[dict[str, Any]]:
     """One row per structure for the CLI's summary table.
 
     Keys: ``name``, ``pockets`` (count), ``top_score``, ``top_probability``,
-    ``top_centre`` (``(x, y, z)`` rounded to 3 decimals) and ``seconds``; the
-    ``top_*`` values are ``None`` for a structure without pockets, and
+    ``top_centre`` (``(x, y, z)`` rounded to 3 decimals), ``seconds``, ``model_name`` and
+    ``structure_kind``; the ``top_*`` values are ``None`` for a structure without pockets, and
     ``top_probability`` is ``None`` without a calibrator (NaN).
     """
     rows = []
@@ -118,6 +125,8 @@ def summary_rows(predictions: Iterable[Prediction]) -> list[dict[str, Any]]:
                 if top is None
                 else tuple(rounded(c, CENTRE_DECIMALS) for c in np.asarray(top.centre, dtype=np.float64)),
                 "seconds": round(float(prediction.seconds), 3),
+                "model_name": prediction.model_name,
+                "structure_kind": prediction.structure_kind,
             }
         )
     return rows
