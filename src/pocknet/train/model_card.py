@@ -92,7 +92,7 @@ def render_model_card(
         "# PockNet model for predicted structures" if predicted else "# PockNet default model",
         "",
         "Tabular-only PockNet (no ESM2 embeddings, so it runs without language-model weights), trained",
-        "by this project's own pipeline (`dvc repro swa` with the committed `params.yaml`).",
+        "by this project's own pipeline (`dvc repro`: the finalize stage picks and calibrates it; committed `params.yaml`).",
         *(use if predicted else []),
         "",
         f"- File: `{file_name}` ({size / 1024:.0f} KiB), sha256 `{sha256}`",
@@ -142,7 +142,8 @@ def ship(model_file: str | Path, training_data: str, dest: Path = PACKAGE_MODELS
 def main() -> None:
     parser = argparse.ArgumentParser(description="Ship a trained model as the package default.")
     parser.add_argument("model_file")
-    parser.add_argument("--training-data", default="CHEN11 (train/val split by PDB entry; leaking chains dropped)")
+    parser.add_argument("--training-data", required=True,
+                        help="the card's training-data line (the model file does not record its datasets)")
     parser.add_argument("--predicted", action="store_true",
                         help=f"ship as {PREDICTED_MODEL}, the model for predicted structures (no {BFACTOR_COLUMN})")
     args = parser.parse_args()
