@@ -89,7 +89,8 @@ def test_unknown_chain_and_foreign_model(tmp_path, p2rank_test):
     bundle["feature_names"] = list(reversed(bundle["feature_names"]))
     foreign = tmp_path / "foreign.pt"
     torch.save(bundle, foreign)
-    result = pocknet("predict", str(p2rank_test / "liganated" / "1a82a.pdb"), "--model", str(foreign))
+    result = pocknet("predict", str(p2rank_test / "liganated" / "1a82a.pdb"), "--model", str(foreign),
+                     "-o", str(tmp_path / "out"))  # fmt: skip
     assert result.returncode != 0
     assert result.stderr.strip() == f"error: {foreign}: model was trained on a different feature set than this PockNet computes"
 

@@ -20,8 +20,9 @@ def _configs():
     from pocknet.featurize.features import FeaturizeConfig
     from pocknet.model.config import ModelConfig
     from pocknet.predict.pockets import PocketConfig
-    from pocknet.train.swa_stage import SwaConfig
     from pocknet.train.config import TrainingConfig
+    from pocknet.train.finalize import FinalizeConfig
+    from pocknet.train.swa_stage import SwaConfig
     from pocknet.trainset.assembly import AssemblyConfig
 
     def model(block):
@@ -34,6 +35,7 @@ def _configs():
         "training": (TrainingConfig, lambda block: dataclasses.replace(TrainingConfig.from_params(block), model={})),
         "training.model": (ModelConfig, model),
         "swa": (SwaConfig, SwaConfig.from_params),
+        "finalize": (FinalizeConfig, FinalizeConfig.from_params),
         "pockets": (PocketConfig, PocketConfig.from_params),
     }
 
@@ -46,7 +48,7 @@ def _block(path: str):
 
 
 @pytest.mark.parametrize("path", ["data_engineering", "embedding", "h5_assembly", "training", "training.model",
-                                  "swa", "pockets"])  # fmt: skip
+                                  "swa", "finalize", "pockets"])  # fmt: skip
 def test_config_defaults_are_the_params_yaml_values(path):
     cls, parse = _configs()[path]
     assert cls() == parse(_block(path)), f"{cls.__name__} defaults disagree with params.yaml {path}"

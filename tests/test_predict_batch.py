@@ -318,6 +318,21 @@ def test_stale_temp_files_removed_markers_written_last(tmp_path, small):
     assert (out / "1a82a.pdb.done").read_text() == "1a82a.pdb_predictions.csv\n1a82a.pdb_residues.csv\n"
 
 
+def test_a_refused_run_leaves_no_empty_folder_it_created(tmp_path, small):
+    from pocknet.predict.output_folder import OutputFolder
+
+    bad_model = tmp_path / "bad.pt"
+    bad_model.write_bytes(b"not a model")
+    result = pocknet("predict", str(small), "-o", str(tmp_path / "new" / "out"), "--model", str(bad_model))
+    assert result.returncode == 1 and "bad.pt" in result.stderr
+    assert not (tmp_path / "new" / "out").exists() and (tmp_path / "new").is_dir()  # only the folder it named
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with OutputFolder(kept):
+        pass
+    assert kept.is_dir() and not list(kept.iterdir())  # a folder the user made stays
+
+
 def test_second_run_into_a_locked_folder_is_refused(tmp_path, small):
     out = tmp_path / "out"
     out.mkdir()

@@ -54,11 +54,15 @@ def test_best_window_is_chosen_on_validation(trained):
 
 
 def test_calibration_config_is_validated():
-    assert SwaConfig.from_params({"calibration": "pchip", "calibration_bins": 10, "calibration_folds": 5})
-    with pytest.raises(ConfigError, match="swa.calibration"):
-        SwaConfig(calibration="beta")
+    from pocknet.train.finalize import FinalizeConfig
+
+    assert FinalizeConfig.from_params({"calibration": "pchip", "calibration_bins": 10, "calibration_folds": 5})
+    with pytest.raises(ConfigError, match="finalize.calibration"):
+        FinalizeConfig(calibration="beta")
     with pytest.raises(ConfigError, match="calibration_folds"):
-        SwaConfig(calibration_folds=1)
+        FinalizeConfig(calibration_folds=1)
+    with pytest.raises(ConfigError, match="swa.*calibration"):  # the key has one home
+        SwaConfig.from_params({"calibration": "pchip"})
 
 
 def test_finalize_calibrates_every_level_on_validation_only(trained, p2rank_test, tmp_path):
@@ -68,7 +72,7 @@ def test_finalize_calibrates_every_level_on_validation_only(trained, p2rank_test
     from training_fixtures import PROTEINS
 
     from pocknet.featurize.features import FeaturizeConfig, featurize_file
-    from pocknet.train.finalize import calibrate_bundle
+    from pocknet.train.finalize import FinalizeConfig, calibrate_bundle
     from pocknet.model.files import save_model
     from pocknet.predict.predictor import Predictor
 
@@ -88,7 +92,7 @@ def test_finalize_calibrates_every_level_on_validation_only(trained, p2rank_test
         return load
 
     bundle, metrics, reliability = calibrate_bundle(
-        {"swa": swa_bundle}, {pid: loader(pid) for pid in ids}, splits, {}, folds=3
+        {"swa": swa_bundle}, {pid: loader(pid) for pid in ids}, splits, {}, FinalizeConfig(calibration_folds=3)
     )
     assert ids[3] not in read
     calibration = bundle.calibration

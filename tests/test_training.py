@@ -63,6 +63,31 @@ def test_export_and_safe_reload(tabular_h5, tmp_path):
     assert not any(str(v).startswith(str(tmp_path)) for v in (state["dirpath"], state["best_model_path"]))
 
 
+def test_model_records_the_stage_featurisation_and_refuses_a_stale_training_set(tabular_h5, tmp_path):
+    import json
+    import shutil
+    from pathlib import Path
+
+    import h5py
+    import yaml
+
+    from pocknet.errors import ConfigError
+    from pocknet.featurize.features import featurize_blocks
+    repo = Path(__file__).resolve().parents[1]
+    blocks = featurize_blocks(yaml.safe_load((repo / "params.yaml").read_text())["data_engineering"])
+    h5 = shutil.copyfile(tabular_h5, tmp_path / "recorded.h5")
+    with h5py.File(h5, "r+") as handle:
+        handle.attrs["params_json"] = json.dumps({"data_engineering": {**blocks, "workers": 2}}, sort_keys=True)
+    module, _, data = fit(h5, TrainingConfig.from_params(tiny_training_params(tmp_path, max_epochs=1)))
+    report = validation_report(module.model, data, "iou")
+    with H5Reader(h5) as reader:
+        bundle = export_model(module, reader, report, {}, {"stage": "test"}, blocks)
+        assert bundle.featurize_config == blocks and list(bundle.featurize_config) == list(blocks)
+        stale = {**blocks, "surface": {**blocks["surface"], "probe_radius": 1.4}}
+        with pytest.raises(ConfigError, match=r"other data_engineering settings \(surface\)"):
+            export_model(module, reader, report, {}, {"stage": "test"}, stale)
+
+
 def test_fusion_model_trains_with_embeddings(fusion_h5, tmp_path):
     module, history, data = fit(fusion_h5, TrainingConfig.from_params(tiny_training_params(tmp_path, max_epochs=1, loss="focal")))
     assert module.model.config.embedding_dim == 8

@@ -59,7 +59,7 @@ def tiny_training_params(tmp: Path, **overrides) -> dict:
         "devices": 1,
         "checkpoint_dir": str(tmp / "checkpoints"),
         "dvclive_dir": str(tmp / "dvclive"),
-        "model": {"hidden": 16, "heads": 2, "rbf_centers": 4},
+        "model": {"hidden": 16, "heads": 2, "rbf_centers": 4, "context": "none"},  # context: tests/model/test_context.py
     }
     params.update(overrides)
     return params

@@ -248,15 +248,16 @@ def test_triangle_distance_bias_is_the_projected_hat_basis():
 
 
 def test_context_off_is_the_per_point_model_of_before():
-    """Same config dict, same state-dict keys, same logits as the shipped per-point model."""
-    from pocknet.predict.predictor import default_model_path
-
-    bundle = torch.load(default_model_path(), map_location="cpu", weights_only=True)
-    config = ModelConfig(**bundle["model_config"])
-    assert not config.uses_context and config.to_dict() == bundle["model_config"]  # no new keys written
+    """A model file written before the context branch (no ``context*`` keys) loads as the per-point
+    model, writes no new keys, has no new weights, and scores as the per-point forward."""
+    before = {"n_features": 35, "embedding_dim": 0, "k": 16, "hidden": 128, "tabular_layers": 2, "norm": "batch",
+              "dropout": 0.1, "heads": 4, "distance_bias": "rbf", "rbf_centers": 16, "rbf_max": 16.0,
+              "head_layers": 2}  # the model_config of the per-point files shipped until 2026-12-01  # fmt: skip
+    config = ModelConfig.from_dict(before)
+    assert not config.uses_context and config.to_dict() == before  # no new keys written
+    assert ModelConfig().uses_context  # although today's default is the context model
     model = PocketNet(config)
-    model.load_state_dict(bundle["state_dict"], strict=True)  # no new keys expected
-    assert set(model.state_dict()) == set(bundle["state_dict"]) and model.context is None
+    assert model.context is None and not any(key.startswith("context") for key in model.state_dict())
     model.eval()
     x = torch.randn(64, config.n_features, generator=torch.Generator().manual_seed(0)) * 3
     with torch.no_grad():

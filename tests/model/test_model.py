@@ -30,6 +30,7 @@ def _config(**overrides) -> ModelConfig:
         "heads": 4,
         "rbf_max": 12.0,
         "dropout": 0.1,
+        "context": "none",  # these tests are about the per-point and fusion paths (context: test_context.py)
     }
     values.update(overrides)
     return ModelConfig(**values)
@@ -349,7 +350,9 @@ def test_config_rejects_bad_data_sizes():
     with pytest.raises(ConfigError, match="training.model.embedding_dim"):
         ModelConfig.from_params({}, n_features=35, embedding_dim=-1, k=16)
     # heads need not divide hidden when there is no attention
-    assert ModelConfig.from_params({"hidden": 30}, n_features=35, embedding_dim=0, k=16).hidden == 30
+    assert ModelConfig.from_params({"hidden": 30, "context": "none"}, n_features=35, embedding_dim=0, k=16).hidden == 30
+    with pytest.raises(ConfigError, match="heads"):  # the context branch attends
+        ModelConfig.from_params({"hidden": 30}, n_features=35, embedding_dim=0, k=16)
 
 
 # ----------------------------------------------------------------------------- state dict, norms, size
@@ -379,8 +382,8 @@ def test_batch_norm_only_for_batch_norm(embedding_dim):
 
 
 def test_describe_counts_trainable_parameters():
-    tabular = PocketNet(ModelConfig())
-    fusion = PocketNet(ModelConfig(embedding_dim=2560))
+    tabular = PocketNet(ModelConfig(context="none"))
+    fusion = PocketNet(ModelConfig(embedding_dim=2560, context="none"))
     assert tabular.describe() == sum(p.numel() for p in tabular.parameters())
     assert 20_000 < tabular.describe() < fusion.describe()
     assert fusion.residue_encoder is not None and tabular.residue_encoder is None

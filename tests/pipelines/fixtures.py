@@ -94,7 +94,8 @@ def project_params(root: Path) -> dict[str, dict[str, Any]]:
                     num_workers=0, wandb=False, checkpoint_dir=str(root / "data" / "05_models" / "checkpoints"),
                     dvclive_dir=str(root / "dvclive"))  # fmt: skip
     training["model"].update(hidden=16, heads=2, rbf_centers=4)
-    params["swa"].update(mode="best_window", window=2, calibration_folds=2)
+    params["swa"].update(mode="best_window", window=2)
+    params["finalize"].update(calibration_folds=2)
     params["reporting"].update(
         figures_dir=str(root / "data" / "07_reporting" / "figures"),
         predictions_dir=str(root / "data" / "06_predictions"),

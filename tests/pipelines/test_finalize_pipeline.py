@@ -34,7 +34,7 @@ def validation(project):
 def test_free_inputs_and_outputs():
     pipeline = create_pipeline()
     assert pipeline.inputs() == {"trained_model", "swa_model", "protein_features", "splits",
-                                 "params:pockets", "params:swa"}  # fmt: skip
+                                 "params:pockets", "params:finalize"}  # fmt: skip
     assert pipeline.outputs() == {"final_model", "final_metrics", "calibration_reliability"}
 
 
@@ -69,13 +69,13 @@ def test_model_carries_pockets_and_calibration_of_every_level(project, outputs, 
     assert calibration == json.loads(json.dumps(calibration))  # plain values: the file loads weights-only
     assert {"point", "residue", "pocket", "ece", "reliability", "targets"} <= set(calibration)
     assert calibration["point"] is not None and calibration["residue"] is not None
-    assert calibration["folds"] == project.params["swa"]["calibration_folds"]
-    assert calibration["bins"] == project.params["swa"]["calibration_bins"]
+    assert calibration["folds"] == project.params["finalize"]["calibration_folds"]
+    assert calibration["bins"] == project.params["finalize"]["calibration_bins"]
     # the points calibrated on: every labelled point of the validation proteins
     points = sum(int((project.features(pid).labels >= 0).sum()) for pid in validation)
     provenance = final.provenance
     assert provenance["calibration_points"] == points == calibration["ece"]["point"]["n"]
-    assert provenance["calibration_method"] == project.params["swa"]["calibration"]
+    assert provenance["calibration_method"] == project.params["finalize"]["calibration"]
     assert provenance["calibration_residues"] == sum(
         len(project.features(pid).residue_chain) for pid in validation
     )
@@ -95,7 +95,7 @@ def test_metrics_are_fractions_on_validation(outputs, validation):
 def test_reliability_table_is_the_in_sample_table_per_level(project, outputs):
     table, final = outputs["calibration_reliability"], outputs["final_model"]
     assert list(table.columns) == RELIABILITY_COLUMNS and not table.isna().any().any()
-    bins = project.params["swa"]["calibration_bins"]
+    bins = project.params["finalize"]["calibration_bins"]
     assert table["bin"].between(0, bins - 1).all() and (table["count"] > 0).all()
     assert ((0 <= table["lower"]) & (table["lower"] < table["upper"]) & (table["upper"] <= 1)).all()
     assert table["mean_predicted"].between(0, 1).all() and table["observed"].between(0, 1).all()

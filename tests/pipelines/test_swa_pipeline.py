@@ -26,7 +26,8 @@ def outputs(project):
 
 def test_free_inputs_and_outputs():
     pipeline = create_pipeline()
-    assert pipeline.inputs() == {"training_history", "training_set", "params:swa", "params:training"}
+    assert pipeline.inputs() == {"training_history", "training_set", "params:swa", "params:training",
+                                 "params:data_engineering"}
     assert pipeline.outputs() == {"swa_model", "swa_metrics"}
 
 
@@ -64,12 +65,16 @@ def test_weights_are_the_mean_of_the_window_and_batchnorm_is_recalibrated(projec
 
 
 def test_batchnorm_saw_the_training_points_in_training_batches(project, outputs):
-    """``bn_batches: null``: every full training batch (neutral points are not trained on)."""
+    """``bn_batches: null``: every full training batch (neutral points are not trained on); with
+    spatial context each batch's context rows pass the same encoder (and its BatchNorm) too."""
     summary = project.result("h5_assembly")["training_set_summary"]
     batch = project.params["training"]["batch_size"]
     samples = outputs["swa_metrics"]["bn_samples"]
+    model = outputs["swa_model"].model_config
     assert project.params["swa"]["bn_batches"] is None
-    assert summary["train"]["points"] - batch < samples <= summary["train"]["points"]
+    points = summary["train"]["points"]
+    upper = points * (1 + model["context_k"]) if model.get("context", "none") != "none" else points
+    assert points - batch < samples <= upper
 
 
 def test_bundle_is_evaluated_on_validation_like_the_trained_model(project, outputs):

@@ -30,7 +30,8 @@ def outputs(project):
 
 def test_free_inputs_and_outputs():
     pipeline = create_pipeline()
-    assert pipeline.inputs() == {"training_set", "params:training", "params:h5_assembly", "params:embedding"}
+    assert pipeline.inputs() == {"training_set", "params:training", "params:h5_assembly", "params:embedding",
+                                 "params:data_engineering"}
     assert pipeline.outputs() == {"trained_model", "training_history", "training_metrics"}
 
 

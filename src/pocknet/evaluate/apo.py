@@ -45,6 +45,7 @@ import numpy as np
 from Bio import Align
 from Bio.Align import substitution_matrices
 from scipy.spatial import cKDTree
+from scipy.spatial.transform import Rotation
 
 from pocknet.errors import PockNetError
 from pocknet.structure.records import Residues, Structure
@@ -84,16 +85,15 @@ class Superposition(NamedTuple):
 
 
 def _fit(mobile: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares proper rotation and translation (Kabsch via SVD).
+    """Least-squares proper rotation and translation (Kabsch: scipy's ``Rotation.align_vectors``).
 
-    The sign correction ``d`` forbids reflections: a mirror image can fit a
-    (near-)planar point set better, but is no motion of a protein.
+    A rotation, never a reflection: a mirror image can fit a (near-)planar point
+    set better, but is no motion of a protein. Degenerate sets (collinear points)
+    get one of the equally good rotations.
     """
     mc, tc = mobile.mean(axis=0), target.mean(axis=0)
-    h = (mobile - mc).T @ (target - tc)
-    u, _, vt = np.linalg.svd(h)
-    d = np.sign(np.linalg.det(vt.T @ u.T)) or 1.0
-    rotation = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
+    fitted, _ = Rotation.align_vectors(target - tc, mobile - mc)
+    rotation = fitted.as_matrix()
     return rotation, tc - mc @ rotation.T
 
 

@@ -26,6 +26,8 @@ from pocknet.featurize.radii import vdw_radii
 from pocknet.featurize.surface import sas_points
 
 __all__ = [
+    "FEATURIZE_BLOCKS",
+    "featurize_blocks",
     "FORMAT_VERSION",
     "SurfaceConfig",
     "LabelConfig",
@@ -76,6 +78,16 @@ class FeaturizeConfig:
         data = asdict(self)
         data["ligands"]["ignored_codes"] = sorted(self.ligands.ignored_codes)
         return json.dumps(data, sort_keys=True)
+
+
+#: The ``data_engineering`` blocks that change the numbers in a feature file (and so a model's inputs).
+FEATURIZE_BLOCKS: tuple[str, ...] = ("ligands", "surface", "descriptors", "labels")
+
+
+def featurize_blocks(data_engineering: Mapping[str, Any]) -> dict[str, Any]:
+    """Those blocks of the ``data_engineering`` params as written (validated): what a model file records."""
+    FeaturizeConfig.from_params(data_engineering)
+    return {key: data_engineering[key] for key in FEATURIZE_BLOCKS if key in data_engineering}
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ CONTEXTS = ("none", "attention")
 DATA_DERIVED_FIELDS = ("n_features", "embedding_dim", "k")
 # Fields of the spatial-context branch: left out of ``to_dict`` while ``context`` is ``"none"``, so
 # checkpoints and model files of the per-point model are byte-identical to those written before
-# the branch existed (and older files load with the defaults).
+# the branch existed; ``from_dict`` reads a dict without them as the per-point model.
 CONTEXT_FIELDS = ("context", "context_k", "context_radius", "context_stride", "context_layers")
 
 _WHERE = "training.model"
@@ -111,7 +111,7 @@ class ModelConfig:
     rbf_centers: int = 16
     rbf_max: float = 16.0
     head_layers: int = 2
-    context: str = "none"
+    context: str = "attention"
     context_k: int = 16
     context_radius: float = 10.0
     context_stride: int = 8
@@ -202,10 +202,16 @@ class ModelConfig:
 
         Without spatial context the ``context*`` fields are left out: the dict (and so every
         checkpoint and model file) is then exactly what it was before the branch existed, and
-        ``ModelConfig(**d)`` restores the defaults.
+        :meth:`from_dict` restores it.
         """
         values = dataclasses.asdict(self)
         if not self.uses_context:
             for name in CONTEXT_FIELDS:
                 values.pop(name)
         return values
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> ModelConfig:
+        """The inverse of :meth:`to_dict`: a dict without ``context`` is a per-point model (``"none"``),
+        whatever today's default, so files written before the context branch load as what they are."""
+        return cls(**{"context": "none", **values})

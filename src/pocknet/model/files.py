@@ -119,7 +119,7 @@ class ModelBundle:
 
     def network(self) -> PocketNet:
         """The network, in eval mode."""
-        model = PocketNet(ModelConfig(**self.model_config))
+        model = PocketNet(ModelConfig.from_dict(self.model_config))
         model.load_state_dict(self.state_dict)
         model.eval()
         return model

@@ -52,7 +52,7 @@ __all__ = [
 
 LEVELS = ("point", "residue", "pocket")
 
-#: (method, feature) per level; the pocket method comes from params (swa.calibration).
+#: (method, feature) per level; the pocket method comes from params (finalize.calibration).
 LEVEL_FITS: dict[str, tuple[str, str]] = {
     "point": ("platt", "identity"),  # input: the model logit
     "residue": ("platt", "log1p"),  # input: Σ p² of the points within 6.1 Å

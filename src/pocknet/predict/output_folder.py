@@ -38,12 +38,15 @@ class OutputFolder:
 
     Checked before any model is loaded, so a bad ``-o`` costs nothing. The lock
     (``fcntl.flock`` on ``.pocknet.lock``, which records the holder's PID) keeps
-    two runs from interleaving their files; the file is removed on release.
+    two runs from interleaving their files; the file is removed on release, and
+    so is the folder when this run created it and wrote nothing (a run refused at
+    once, e.g. for a bad model, leaves no empty ``pocknet_predictions/`` behind).
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.fd: int | None = None
+        self.created = False
         self.removed_temp_files: list[Path] = []
 
     def __enter__(self) -> "OutputFolder":
@@ -61,6 +64,7 @@ class OutputFolder:
         if self.path.exists() and not self.path.is_dir():
             raise PockNetError(f"{self.path}: output folder is a file")
         try:
+            self.created = not self.path.exists()
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise self._fail("cannot create output folder", exc) from exc
@@ -131,6 +135,11 @@ class OutputFolder:
             pass
         os.close(self.fd)
         self.fd = None
+        if self.created:
+            try:
+                self.path.rmdir()  # only if empty
+            except OSError:
+                pass
 
 
 def write_prediction_set(prediction: Any, out_dir: Path, formats: Sequence[str]) -> list[Path]:

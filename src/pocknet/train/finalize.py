@@ -7,7 +7,7 @@ relevant ligand:
 
 * points: Platt scaling of the model logit against the point label (neutral points left out);
 * residues: Platt scaling of log1p(residue score) against "a heavy atom within 4 Å of a relevant ligand atom";
-* pockets: a smooth monotone map of the pocket score (``swa.calibration``, default
+* pockets: a smooth monotone map of the pocket score (``finalize.calibration``, default
   ``pchip``) against "centre within 4 Å of a relevant ligand atom" (DCA).
 
 Pockets, their scores and ranks are those of the raw model probabilities and the
@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -29,15 +30,39 @@ import pandas as pd
 
 from pocknet.predict.calibration import LEVELS, binding_residues, fit_levels, pocket_hits
 from pocknet.config import dataclass_from_params
+from pocknet.errors import ConfigError
 from pocknet.featurize.features import ProteinFeatures, relevant_ligand_atoms
 from pocknet.model.files import ModelBundle
 from pocknet.predict.pockets import PocketConfig
 from pocknet.predict.predictor import Predictor
 from pocknet.progress import progress
 
-__all__ = ["select_candidate", "calibrate_bundle", "validation_calibration_data"]
+__all__ = ["FinalizeConfig", "select_candidate", "calibrate_bundle", "validation_calibration_data"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FinalizeConfig:
+    """The ``finalize`` block of params.yaml: how the probabilities users read are calibrated."""
+
+    calibration: str = "pchip"  # pocket map (points and residues: Platt): pchip | platt | isotonic
+    calibration_bins: int = 10  # ECE / reliability bins
+    calibration_folds: int = 5  # protein folds for the cross-fitted ECE
+
+    def __post_init__(self) -> None:
+        from pocknet.predict.calibration_maps import CALIBRATION_METHODS
+
+        if self.calibration not in CALIBRATION_METHODS:
+            raise ConfigError(f"finalize.calibration must be one of {list(CALIBRATION_METHODS)}, got {self.calibration!r}")
+        for name, least in (("calibration_bins", 1), ("calibration_folds", 2)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(f"finalize.{name} must be an integer >= {least}, got {value!r}")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None) -> "FinalizeConfig":
+        return dataclass_from_params(cls, params, "finalize")
 
 
 def select_candidate(candidates: Mapping[str, ModelBundle]) -> str:
@@ -107,9 +132,7 @@ def calibrate_bundle(
     protein_features: Mapping[str, Callable[[], ProteinFeatures]],
     splits: pd.DataFrame,
     pockets: Mapping[str, Any],
-    method: str = "pchip",
-    bins: int = 10,
-    folds: int = 5,
+    config: FinalizeConfig = FinalizeConfig(),
 ) -> tuple[ModelBundle, dict[str, Any], pd.DataFrame]:
     """(final bundle, metrics, reliability table) from the candidates and the validation proteins.
 
@@ -125,14 +148,15 @@ def calibrate_bundle(
     data, raw, counts = validation_calibration_data(predictor, protein_features, val_ids)
     if not len(data["pocket"][0]):
         log.warning("no validation pockets: pocket probabilities stay uncalibrated")
-    calibration, reliability = fit_levels(data, pocket_method=method, bins=bins, folds=folds, uncalibrated=raw)
+    calibration, reliability = fit_levels(data, pocket_method=config.calibration, bins=config.calibration_bins,
+                                          folds=config.calibration_folds, uncalibrated=raw)  # fmt: skip
     if all(calibration[level] is None for level in LEVELS):
         log.warning("no validation data: probabilities stay uncalibrated")
     n_pockets, hits = len(data["pocket"][0]), data["pocket"][1]
     provenance = {
         **bundle.provenance,
         "selected": chosen,
-        "calibration_method": method,
+        "calibration_method": config.calibration,
         "calibration_points": len(data["point"][0]),
         "calibration_residues": len(data["residue"][0]),
         "calibration_pockets": n_pockets,

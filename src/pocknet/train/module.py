@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import lightning as L
-import numpy as np
 import torch
 from torch.nn import functional as F
+from torchmetrics.classification import BinaryAveragePrecision
+from torchmetrics.utilities import dim_zero_cat
 
-from pocknet.metrics.points import pr_auc
 from pocknet.model import ModelConfig, PocketNet
 from pocknet.train.config import TrainingConfig
 
@@ -45,15 +45,17 @@ class PocketModule(L.LightningModule):
         self.save_hyperparameters()
         self.config = TrainingConfig.from_params(training)
         self.model = PocketNet(
-            ModelConfig(**model_config),
+            ModelConfig.from_dict(model_config),
             feature_mean=None if feature_mean is None else torch.tensor(feature_mean),
             feature_std=None if feature_std is None else torch.tensor(feature_std),
         )
         if prevalence is not None:
             self.model.init_output_bias(prevalence)
         self.pos_weight = float(pos_weight)
-        self._val_scores: list[torch.Tensor] = []
-        self._val_labels: list[torch.Tensor] = []
+        # exact average precision (every score a threshold, as sklearn's), neutral points (-1) left out;
+        # under DDP torchmetrics gathers every rank's points before computing. Float64 scores: the same
+        # number as pocknet.metrics.points.pr_auc to ~1e-8, so the history agrees with the exported metrics.
+        self.val_pr_auc = BinaryAveragePrecision(thresholds=None, ignore_index=-1)
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return self.model(batch)
@@ -75,19 +77,17 @@ class PocketModule(L.LightningModule):
         logits = self(batch)
         loss = self._loss(logits, batch["label"])
         self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch["label"]), sync_dist=True)
-        self._val_scores.append(torch.sigmoid(logits).detach().float())
-        self._val_labels.append(batch["label"].detach())
+        self.val_pr_auc.update(torch.sigmoid(logits.detach()).double(), batch["label"].detach().long())
 
     def on_validation_epoch_end(self) -> None:
-        scores = torch.cat(self._val_scores) if self._val_scores else torch.zeros(0)
-        labels = torch.cat(self._val_labels) if self._val_labels else torch.zeros(0)
-        self._val_scores.clear()
-        self._val_labels.clear()
-        if self.trainer.world_size > 1:  # DistributedSampler gives every rank the same count
-            scores = self.all_gather(scores).flatten()
-            labels = self.all_gather(labels).flatten()
-        value = pr_auc(labels.cpu().numpy().astype(np.int8), scores.cpu().numpy())
-        self.log("val_pr_auc", float(np.nan_to_num(value, nan=0.0)), sync_dist=False, rank_zero_only=False)
+        labels = dim_zero_cat(self.val_pr_auc.target) if self.val_pr_auc.target else torch.zeros(0)
+        counts = torch.stack([(labels == 1).sum(), (labels == 0).sum()])  # neutral points are not kept
+        if self.trainer.world_size > 1:
+            counts = self.all_gather(counts).reshape(-1, 2).sum(0)
+        both_classes = bool((counts > 0).all())
+        value = float(self.val_pr_auc.compute()) if both_classes else 0.0  # one class: no PR curve (0, as before)
+        self.val_pr_auc.reset()
+        self.log("val_pr_auc", value, sync_dist=False, rank_zero_only=False)
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = torch.optim.AdamW(

@@ -29,26 +29,14 @@ __all__ = ["SwaConfig", "swa_window", "stochastic_weight_average"]
 @dataclass(frozen=True)
 class SwaConfig:
     mode: str = "best_window"  # best_window | fixed
-    window: int = 4  # epochs averaged in best_window mode
+    window: int = 2  # epochs averaged in best_window mode
     start: int | None = None  # fixed mode: first epoch (inclusive)
     stop: int | None = None  # fixed mode: last epoch (exclusive)
     bn_batches: int | None = None  # training batches for BN recalibration (None: all)
-    # pocket probability map fitted on validation (points and residues: Platt): pchip | platt | isotonic
-    calibration: str = "pchip"
-    calibration_bins: int = 10  # ECE / reliability bins
-    calibration_folds: int = 5  # protein folds for the cross-fitted ECE
 
     def __post_init__(self) -> None:
-        from pocknet.predict.calibration_maps import CALIBRATION_METHODS
-
         if self.mode not in ("best_window", "fixed"):
             raise ConfigError(f"swa.mode must be best_window or fixed, got {self.mode!r}")
-        if self.calibration not in CALIBRATION_METHODS:
-            raise ConfigError(f"swa.calibration must be one of {list(CALIBRATION_METHODS)}, got {self.calibration!r}")
-        for name in ("calibration_bins", "calibration_folds"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "calibration_bins" else 2):
-                raise ConfigError(f"swa.{name} must be an integer >= {1 if name == 'calibration_bins' else 2}, got {value!r}")
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None) -> "SwaConfig":
@@ -82,9 +70,16 @@ class _Limited:
 
 
 def stochastic_weight_average(
-    history: pd.DataFrame, reader: H5Reader, config: SwaConfig, train_config: TrainingConfig
+    history: pd.DataFrame,
+    reader: H5Reader,
+    config: SwaConfig,
+    train_config: TrainingConfig,
+    featurize_config: Mapping[str, Any] | None = None,
 ) -> tuple[ModelBundle, dict[str, Any]]:
-    """Average the chosen checkpoints, recalibrate BN on training batches, evaluate on validation."""
+    """Average the chosen checkpoints, recalibrate BN on training batches, evaluate on validation.
+
+    ``featurize_config``: as :func:`pocknet.train.training.export_model`.
+    """
     if history.empty:
         raise ConfigError("swa: the training history is empty; run the training stage first")
     start, stop = swa_window(history, config)
@@ -102,6 +97,7 @@ def stochastic_weight_average(
     report = validation_report(module.model, data, train_config.threshold_criterion)
     epochs = [int(e) for e in members["epoch"]]
     provenance = {"stage": "swa", "epochs": epochs, "window": [start, stop], "bn_samples": seen}
-    bundle = export_model(module, reader, report, {"training": train_config.as_params(), "swa": vars(config)}, provenance)
+    bundle = export_model(module, reader, report, {"training": train_config.as_params(), "swa": vars(config)}, provenance,
+                           featurize_config)  # fmt: skip
     metrics = {"epochs": epochs, "bn_samples": seen, "threshold": report["threshold"], **report["val"]}
     return bundle, metrics

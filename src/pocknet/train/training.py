@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 
 from pocknet.errors import ConfigError
+from pocknet.featurize.features import FEATURIZE_BLOCKS
 from pocknet.logs import defer_to_logging_config
 from pocknet.metrics.points import best_threshold, point_metrics
 from pocknet.model import ModelConfig
@@ -164,15 +165,20 @@ def export_model(
     report: Mapping[str, Any],
     params: Mapping[str, Any],
     provenance: Mapping[str, Any],
+    featurize_config: Mapping[str, Any] | None = None,
 ) -> ModelBundle:
     """The model file content (see :mod:`pocknet.model.files`) for a trained or averaged module.
 
     Its ``feature_names`` are the columns the module was trained on: the training set's, less
-    the module's ``training.exclude_features``.
+    the module's ``training.exclude_features``. ``featurize_config``: the featurisation blocks
+    (:func:`pocknet.featurize.features.featurize_blocks` of the stage's ``data_engineering``
+    params), which `pocknet predict` re-applies to new structures; they must be the ones the
+    training set records (a stale H5 is refused). None: not recorded (library defaults).
     """
 
     attrs = reader.attrs
-    featurize = json.loads(attrs.get("params_json") or "{}").get("data_engineering", {})
+    if featurize_config is not None:
+        _check_featurised_with(reader, featurize_config)
     return ModelBundle.from_network(
         module.model,
         model_config=module.hparams["model_config"],
@@ -186,5 +192,18 @@ def export_model(
         metrics=report["val"],
         params_hash=params_hash(params),
         provenance=provenance,
-        featurize_config={k: featurize[k] for k in ("ligands", "surface", "descriptors", "labels") if k in featurize},
+        featurize_config=dict(featurize_config or {}),
     )
+
+
+def _check_featurised_with(reader: H5Reader, featurize_config: Mapping[str, Any]) -> None:
+    """Refuse a training set whose recorded featurisation differs from the stage's params."""
+    recorded = json.loads(reader.attrs.get("params_json") or "{}").get("data_engineering")
+    if recorded is None:  # a file written outside the pipeline records no provenance
+        return
+    given = json.loads(json.dumps(dict(featurize_config), default=str))
+    written = {key: recorded[key] for key in FEATURIZE_BLOCKS if key in recorded}
+    if written != given:
+        differ = sorted(key for key in FEATURIZE_BLOCKS if written.get(key) != given.get(key))
+        raise ConfigError(f"{reader.path}: featurised with other data_engineering settings ({', '.join(differ)}) "
+                          "than the params given; re-run the featurisation and h5_assembly stages")  # fmt: skip

@@ -111,24 +111,29 @@ def _pairs_mmseqs(sequences: Sequence[str], identity: float, executable: str) ->
     return {(min(q, t), max(q, t)) for q, t in zip(hits["query"], hits["target"])}
 
 
+def resolve_method(method: str) -> str:
+    """``mmseqs`` or ``biopython``: ``auto`` is mmseqs when it is on the PATH (every search of a run agrees)."""
+    if method not in CLUSTER_METHODS:
+        raise ConfigError(f"splits.cluster_method must be one of {CLUSTER_METHODS}, got {method!r}")
+    if method == "mmseqs":
+        mmseqs_executable()  # raises, naming the Debian package
+    if method == "auto":
+        method = "mmseqs" if shutil.which("mmseqs") else "biopython"
+        if method == "biopython":
+            log.info("mmseqs not found: sequence identities from Biopython alignments (all against all)")
+    return method
+
+
 def similar_sequence_pairs(sequences: Sequence[str], identity: float, method: str = "auto") -> set[tuple[int, int]]:
     """Index pairs ``(i, j)``, ``i < j``, of sequences at or above ``identity``.
 
     Identical sequences are compared once; every copy inherits the result.
     """
-    if method not in CLUSTER_METHODS:
-        raise ConfigError(f"splits.cluster_method must be one of {CLUSTER_METHODS}, got {method!r}")
-    executable = shutil.which("mmseqs")
-    if method == "mmseqs" and executable is None:
-        executable = mmseqs_executable()  # raises, naming the Debian package
-    if method == "auto":
-        method = "mmseqs" if executable else "biopython"
-        if method == "biopython":
-            log.info("mmseqs not found: all-vs-all Biopython alignment of %d sequences", len(set(sequences)))
+    method = resolve_method(method)
     distinct = sorted(set(sequences))
     index = {s: i for i, s in enumerate(distinct)}
     if method == "mmseqs":
-        unique_pairs = _pairs_mmseqs(distinct, identity, executable)  # type: ignore[arg-type]
+        unique_pairs = _pairs_mmseqs(distinct, identity, mmseqs_executable())
     else:
         unique_pairs = _pairs_biopython(distinct, identity)
     by_distinct: dict[int, list[int]] = {}

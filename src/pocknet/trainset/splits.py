@@ -206,25 +206,29 @@ def _cross_split_hits(
     queries, targets = merged[merged["split"].isin(query_splits)], merged[merged["split"].isin(target_splits)]
     if queries.empty or targets.empty:
         return pd.DataFrame(columns=columns)
-    if config.cluster_method == "mmseqs":  # thousands of chains: Biopython's all-vs-all would take an hour
-        return pd.DataFrame(_mmseqs_hits(queries, targets, config.leakage_identity), columns=columns)
+    from pocknet.trainset.clusters import resolve_method
+
+    if resolve_method(config.cluster_method) == "mmseqs":  # thousands of chains: Biopython's all-vs-all takes hours
+        return _mmseqs_hits(queries, targets, config.leakage_identity, columns)
     return pd.DataFrame(_identity_hits(queries, targets, config.leakage_identity, desc, progress), columns=columns)
 
 
-def _mmseqs_hits(queries: pd.DataFrame, targets: pd.DataFrame, threshold: float) -> list[tuple[str, str, str, str, float]]:
-    """As :func:`_identity_hits`, with mmseqs2 identities (local, ≥ 50 % coverage of the shorter chain)."""
+def _mmseqs_hits(queries: pd.DataFrame, targets: pd.DataFrame, threshold: float, columns: list[str]) -> pd.DataFrame:
+    """As :func:`_identity_hits` (same rows, same order), with mmseqs2 identities (local, ≥ 50 % coverage
+    of the shorter chain); distinct sequences are searched once and joined back to their chains."""
     from pocknet.trainset.clusters import mmseqs_search
 
     q_seqs, t_seqs = sorted(set(queries["sequence"])), sorted(set(targets["sequence"]))
     hits = mmseqs_search(q_seqs, t_seqs, threshold)
-    identity = {(q_seqs[q], t_seqs[t]): float(f) for q, t, f in zip(hits["query"], hits["target"], hits["fident"])}
-    rows = []
-    for protein, chain, seq in queries[["protein", "chain", "sequence"]].itertuples(index=False):
-        for t_protein, t_chain, t_seq in targets[["protein", "chain", "sequence"]].itertuples(index=False):
-            value = identity.get((seq, t_seq))
-            if value is not None:
-                rows.append((protein, chain, t_protein, t_chain, round(value, 4)))
-    return rows
+    hits = pd.DataFrame({"q_seq": [q_seqs[q] for q in hits["query"]], "t_seq": [t_seqs[t] for t in hits["target"]],
+                         columns[4]: [round(float(f), 4) for f in hits["fident"]]})  # fmt: skip
+    q = queries[["protein", "chain", "sequence"]].reset_index(drop=True).rename_axis("q_row").reset_index()
+    q.columns = ["q_row", columns[0], columns[1], "sequence"]
+    t = targets[["protein", "chain", "sequence"]].reset_index(drop=True).rename_axis("t_row").reset_index()
+    t.columns = ["t_row", columns[2], columns[3], "t_seq"]
+    joined = q.merge(hits, left_on="sequence", right_on="q_seq").merge(t, on="t_seq")
+    joined = joined.sort_values(["q_row", "t_row"])  # query chains in order, then target chains: the loop's order
+    return joined[columns].reset_index(drop=True)
 
 
 def find_leaks(

@@ -8,8 +8,7 @@ import pandas as pd
 
 from pocknet.featurize.features import ProteinFeatures
 from pocknet.model.files import ModelBundle
-from pocknet.train.finalize import calibrate_bundle
-from pocknet.train.swa_stage import SwaConfig
+from pocknet.train.finalize import FinalizeConfig, calibrate_bundle
 
 
 def finalize_model(
@@ -18,12 +17,8 @@ def finalize_model(
     protein_features: dict[str, Callable[[], ProteinFeatures]],
     splits: pd.DataFrame,
     pockets: dict[str, Any],
-    swa: dict[str, Any],
+    finalize: dict[str, Any],
 ) -> tuple[ModelBundle, dict[str, Any], pd.DataFrame]:
     """Best-epoch vs SWA by validation PR-AUC, then point/residue/pocket calibration on validation proteins."""
-    config = SwaConfig.from_params(swa)
     candidates = {"best_epoch": trained_model, "swa": swa_model}
-    return calibrate_bundle(
-        candidates, protein_features, splits, pockets,
-        method=config.calibration, bins=config.calibration_bins, folds=config.calibration_folds,
-    )  # fmt: skip
+    return calibrate_bundle(candidates, protein_features, splits, pockets, FinalizeConfig.from_params(finalize))

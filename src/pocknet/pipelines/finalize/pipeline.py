@@ -8,7 +8,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 finalize_model,
-                inputs=["trained_model", "swa_model", "protein_features", "splits", "params:pockets", "params:swa"],
+                inputs=["trained_model", "swa_model", "protein_features", "splits", "params:pockets", "params:finalize"],
                 outputs=["final_model", "final_metrics", "calibration_reliability"],
                 name="finalize_model",
             ),

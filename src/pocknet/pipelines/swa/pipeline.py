@@ -8,7 +8,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 average_weights,
-                inputs=["training_history", "training_set", "params:swa", "params:training"],
+                inputs=["training_history", "training_set", "params:swa", "params:training", "params:data_engineering"],
                 outputs=["swa_model", "swa_metrics"],
                 name="average_weights",
             ),

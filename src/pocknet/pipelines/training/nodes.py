@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 
+from pocknet.featurize.features import featurize_blocks
 from pocknet.model.files import ModelBundle
 from pocknet.trainset.h5reader import H5Reader
 from pocknet.train.config import TrainingConfig
@@ -13,7 +14,11 @@ from pocknet.train.training import export_model, fit, validation_report
 
 
 def train_model(
-    training_set: H5Reader, training: dict[str, Any], h5_assembly: dict[str, Any], embedding: dict[str, Any]
+    training_set: H5Reader,
+    training: dict[str, Any],
+    h5_assembly: dict[str, Any],
+    embedding: dict[str, Any],
+    data_engineering: dict[str, Any],
 ) -> tuple[ModelBundle, pd.DataFrame, dict[str, Any]]:
     """Train, pick the best validation epoch, choose the threshold on validation, export."""
     config = TrainingConfig.from_params(training)
@@ -22,6 +27,6 @@ def train_model(
     best = history.loc[history["val_pr_auc"].idxmax()]
     provenance = {"stage": "training", "best_epoch": int(best["epoch"]), "checkpoint": best["checkpoint"], "seed": config.seed}
     params = {"training": training, "h5_assembly": h5_assembly, "embedding": embedding}
-    bundle = export_model(module, training_set, report, params, provenance)
+    bundle = export_model(module, training_set, report, params, provenance, featurize_blocks(data_engineering))
     metrics = {"best_epoch": int(best["epoch"]), "epochs": int(len(history)), "threshold": report["threshold"], **report["val"]}
     return bundle, history, metrics

@@ -8,7 +8,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 train_model,
-                inputs=["training_set", "params:training", "params:h5_assembly", "params:embedding"],
+                inputs=["training_set", "params:training", "params:h5_assembly", "params:embedding",
+                        "params:data_engineering"],
                 outputs=["trained_model", "training_history", "training_metrics"],
                 name="train_model",
             )
