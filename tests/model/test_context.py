@@ -255,7 +255,7 @@ def test_context_off_is_the_per_point_model_of_before():
               "head_layers": 2}  # the model_config of the per-point files shipped until 2026-12-01  # fmt: skip
     config = ModelConfig.from_dict(before)
     assert not config.uses_context and config.to_dict() == before  # no new keys written
-    assert ModelConfig().uses_context  # although today's default is the context model
+    assert ModelConfig.from_dict({**before, "context": "attention"}).uses_context  # said explicitly, it is kept
     model = PocketNet(config)
     assert model.context is None and not any(key.startswith("context") for key in model.state_dict())
     model.eval()

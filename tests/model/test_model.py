@@ -352,7 +352,7 @@ def test_config_rejects_bad_data_sizes():
     # heads need not divide hidden when there is no attention
     assert ModelConfig.from_params({"hidden": 30, "context": "none"}, n_features=35, embedding_dim=0, k=16).hidden == 30
     with pytest.raises(ConfigError, match="heads"):  # the context branch attends
-        ModelConfig.from_params({"hidden": 30}, n_features=35, embedding_dim=0, k=16)
+        ModelConfig.from_params({"hidden": 30, "context": "attention"}, n_features=35, embedding_dim=0, k=16)
 
 
 # ----------------------------------------------------------------------------- state dict, norms, size

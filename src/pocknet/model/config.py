@@ -111,7 +111,7 @@ class ModelConfig:
     rbf_centers: int = 16
     rbf_max: float = 16.0
     head_layers: int = 2
-    context: str = "attention"
+    context: str = "none"
     context_k: int = 16
     context_radius: float = 10.0
     context_stride: int = 8

@@ -22,7 +22,7 @@ class TrainingConfig:
 
     seed: int = 13
     batch_size: int = 1024
-    max_epochs: int = 2
+    max_epochs: int = 20
     min_epochs: int = 1
     learning_rate: float = 0.002  # OneCycle peak
     weight_decay: float = 0.01

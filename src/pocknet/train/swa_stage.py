@@ -29,7 +29,7 @@ __all__ = ["SwaConfig", "swa_window", "stochastic_weight_average"]
 @dataclass(frozen=True)
 class SwaConfig:
     mode: str = "best_window"  # best_window | fixed
-    window: int = 2  # epochs averaged in best_window mode
+    window: int = 4  # epochs averaged in best_window mode
     start: int | None = None  # fixed mode: first epoch (inclusive)
     stop: int | None = None  # fixed mode: last epoch (exclusive)
     bn_batches: int | None = None  # training batches for BN recalibration (None: all)
