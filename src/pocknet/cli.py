@@ -9,6 +9,7 @@ import click
 
 from pocknet import __version__
 from pocknet.errors import PockNetError
+from pocknet.structure.kind import KIND_OPTIONS
 
 __all__ = ["main", "cli"]
 
@@ -104,7 +105,7 @@ class _Number(click.ParamType):
                    "local:N (a LocalCluster of N worker processes); one task per structure, OUT/manifest.csv at "
                    "the end. -o may then be an fsspec URL (s3://bucket/run).")
 @click.option("--resume", is_flag=True, help="Skip structures whose outputs in the output folder are complete.")
-@click.option("--structure-kind", type=click.Choice(["auto", "experimental", "predicted"]), default="auto",
+@click.option("--structure-kind", type=click.Choice(KIND_OPTIONS), default="auto",
               show_default=True,
               help="predicted: B-factors are pLDDT (AlphaFold, ESMFold), scored by the bundled model without the "
                    "bfactor descriptor; auto: the file's header decides (a file without one reads as experimental).")
