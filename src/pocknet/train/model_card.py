@@ -104,6 +104,7 @@ def render_model_card(
         f"head {cfg['head_layers']} layers, dropout {cfg['dropout']}{_context_note(cfg)}",
         _features_line(bundle),
         f"- Point threshold (maximises validation {bundle.threshold_criterion.upper()}): {bundle.threshold:.4f}",
+        _seed_threshold_line(bundle),
         *_calibration_lines(bundle),
         "",
         "## Validation metrics (points of the validation proteins; never the test sets)",
@@ -121,6 +122,13 @@ def render_model_card(
         "",
     ]
     return "\n".join(lines)
+
+
+def _seed_threshold_line(bundle: ModelBundle) -> str:
+    seed = (bundle.pockets or {}).get("seed_threshold")
+    if isinstance(seed, (int, float)) and not isinstance(seed, bool):
+        return f"- Pocket seed threshold (maximises validation DCA top-n; points at or above it seed pockets): {seed:.4f}"
+    return "- Pocket seed threshold: the point threshold"
 
 
 def ship(model_file: str | Path, training_data: str, dest: Path = PACKAGE_MODELS, predicted: bool = False) -> Path:
