@@ -140,3 +140,18 @@ def test_calibrated_model_file_loads_weights_only(tmp_path, shipped, calibrated_
     _same_pockets(from_file, in_memory)
     np.testing.assert_array_equal(from_file.probabilities, in_memory.probabilities)
     np.testing.assert_array_equal(from_file.residue_probability, in_memory.residue_probability)
+
+
+def test_pockets_are_seeded_at_the_model_files_seed_threshold(shipped):
+    """A number in the model's pocket settings seeds the pockets; --threshold still overrides it."""
+    predictor, features = shipped
+    point = predictor.bundle.threshold
+    seed = round(point - 0.2, 3)
+    seeded = Predictor(bundle=predictor.bundle.replace(pockets={**predictor.bundle.pockets, "seed_threshold": seed}))
+    assert predictor.predict_features(features).threshold == point  # no number in the file: the point threshold
+    prediction = seeded.predict_features(features)
+    assert prediction.threshold == seed
+    expected = predictor.predict_features(features, threshold=seed)
+    _same_pockets(prediction, expected)
+    assert seeded.predict_features(features, threshold=point).threshold == point
+    assert seeded.info()["pocket_seed_threshold"] == seed and seeded.info()["threshold"] == point

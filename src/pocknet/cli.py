@@ -90,7 +90,8 @@ class _Number(click.ParamType):
 @click.option("--model", default=None, help="Model file (default: the bundled tabular-only model).")
 @click.option("--chains", default=None, help="Comma-separated chain ids to keep (default: all).")
 @click.option("--threshold", type=_Number(0.0, 1.0, what="a probability in [0, 1]"), default=None,
-              help="Point threshold in [0, 1] (default: the model's, chosen on validation).")
+              help="Points with probability >= this seed pockets, in [0, 1] (default: the model's pocket "
+                   "seed threshold, chosen on validation).")
 @click.option("--formats", default="csv,pdb,pml,cxc,json", show_default=True,
               help="Outputs to write, of csv, pdb, pml, cxc, html (the 3D page of `pocknet view`), json; or all.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
@@ -245,7 +246,7 @@ def info_cmd(model: str | None) -> None:
     click.echo(f"pocknet {__version__}")
     click.echo(f"torch {torch.__version__}; CUDA available: {torch.cuda.is_available()}")
     click.echo(f"model: {info['path']}")
-    click.echo(f"  embeddings: {info['embedding_model']}; threshold {info['threshold']:.3f}; params {info['params_hash']}")
+    click.echo(f"  embeddings: {info['embedding_model']}; point threshold {info['threshold']:.3f}, pocket seed threshold {info['pocket_seed_threshold']:.3f}; params {info['params_hash']}")
     click.echo("  validation: " + ", ".join(f"{k} {v:.3f}" for k, v in info["validation"].items() if v is not None))
     if model is None:
         click.echo(f"predicted structures: {info['predicted_model'] or 'the default model (no model without bfactor installed)'}")

@@ -35,7 +35,27 @@ def test_free_inputs_and_outputs():
     pipeline = create_pipeline()
     assert pipeline.inputs() == {"trained_model", "swa_model", "protein_features", "splits",
                                  "params:pockets", "params:finalize"}  # fmt: skip
-    assert pipeline.outputs() == {"final_model", "final_metrics", "calibration_reliability"}
+    assert pipeline.outputs() == {"final_model", "final_metrics", "calibration_reliability", "seed_thresholds"}
+
+
+def test_the_pocket_seed_threshold_is_the_best_validation_dca_top_n(project, outputs):
+    """Candidates and the point threshold each cluster the validation points; the best DCA top-n ships."""
+    table, final, metrics = outputs["seed_thresholds"], outputs["final_model"], outputs["final_metrics"]
+    pockets = project.params["pockets"]
+    assert pockets["seed_threshold"] == "validation"
+    expected = sorted({*map(float, pockets["seed_threshold_candidates"]), float(final.threshold)})
+    assert table["threshold"].tolist() == expected
+    assert table[["dca_top_n", "dca_top_n2", "dca_success_at_1"]].apply(lambda c: c.between(0, 1)).all().all()
+    assert (table["dca_top_n"] <= table["dca_top_n2"]).all() and (table["proteins"] > 0).all()
+    chosen = final.pockets["seed_threshold"]
+    assert isinstance(chosen, float) and chosen in expected
+    assert metrics["pocket_seed_threshold"] == chosen
+    best = table["dca_top_n"].max()
+    assert table.loc[table["threshold"] == chosen, "dca_top_n"].item() == best
+    # ties on every criterion go to the higher threshold
+    tied = table[table[["dca_top_n", "dca_top_n2", "dca_success_at_1"]].eq(
+        table.loc[table["threshold"] == chosen, ["dca_top_n", "dca_top_n2", "dca_success_at_1"]].iloc[0]).all(axis=1)]
+    assert chosen == tied["threshold"].max()
 
 
 def test_the_candidate_with_the_higher_validation_pr_auc_ships(project, outputs):
@@ -64,7 +84,7 @@ def test_calibration_reads_validation_proteins_only(project, outputs, validation
 
 def test_model_carries_pockets_and_calibration_of_every_level(project, outputs, validation):
     final = outputs["final_model"]
-    assert final.pockets == project.params["pockets"]
+    assert final.pockets == {**project.params["pockets"], "seed_threshold": outputs["final_metrics"]["pocket_seed_threshold"]}
     calibration = final.calibration
     assert calibration == json.loads(json.dumps(calibration))  # plain values: the file loads weights-only
     assert {"point", "residue", "pocket", "ece", "reliability", "targets"} <= set(calibration)

@@ -47,12 +47,18 @@ from pocknet.predict.prediction import Pocket
 
 __all__ = [
     "CLUSTER_METHODS",
+    "SEED_THRESHOLD_MODES",
     "PocketConfig",
     "cluster_points",
     "find_pockets",
 ]
 
 CLUSTER_METHODS = ("single_linkage", "dbscan")
+SEED_THRESHOLD_MODES = ("validation", "point")
+
+
+def _is_probability(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0.0 <= value <= 1.0
 
 Calibrator = Callable[[Any], Any]
 
@@ -77,6 +83,14 @@ class PocketConfig:
         Exposed atoms within this distance (Å) of a pocket point define its atoms and residues.
     residue_score_radius
         Points within this distance (Å) of a residue's atoms make its residue score.
+    seed_threshold
+        Points with ``p >= seed_threshold`` seed pockets. ``"validation"``: the finalize stage
+        picks it among ``seed_threshold_candidates`` and the model's point threshold by validation
+        DCA top-n (:mod:`pocknet.predict.seed_threshold`) and writes the number into the model
+        file; ``"point"``: the model's point threshold (validation IoU); or a number. A model
+        file without a number (written before this setting) seeds at its point threshold.
+    seed_threshold_candidates
+        Point probabilities (the model's uncalibrated scale) tried by the finalize stage.
     """
 
     method: str = "single_linkage"
@@ -87,6 +101,8 @@ class PocketConfig:
     dbscan_min_samples: int = 5
     residue_distance: float = 3.5
     residue_score_radius: float = 6.1
+    seed_threshold: str | float = "validation"
+    seed_threshold_candidates: tuple[float, ...] = (0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99)
 
     def __post_init__(self) -> None:
         if self.method not in CLUSTER_METHODS:
@@ -110,6 +126,23 @@ class PocketConfig:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ConfigError(f"pockets.{name} must be an integer >= 1, got {value!r}")
             object.__setattr__(self, name, int(value))
+        seed = self.seed_threshold
+        if isinstance(seed, str):
+            if seed not in SEED_THRESHOLD_MODES:
+                raise ConfigError(f"pockets.seed_threshold must be one of {list(SEED_THRESHOLD_MODES)} or a number, got {seed!r}")
+        elif not _is_probability(seed):
+            raise ConfigError(f"pockets.seed_threshold must be a probability in [0, 1], got {seed!r}")
+        else:
+            object.__setattr__(self, "seed_threshold", float(seed))
+        candidates = self.seed_threshold_candidates
+        if isinstance(candidates, (str, bytes)) or not isinstance(candidates, (list, tuple)) or not candidates \
+                or not all(_is_probability(c) for c in candidates):  # fmt: skip
+            raise ConfigError(f"pockets.seed_threshold_candidates must be a non-empty list of probabilities, got {candidates!r}")
+        object.__setattr__(self, "seed_threshold_candidates", tuple(float(c) for c in candidates))
+
+    def seed_for(self, point_threshold: float) -> float:
+        """The threshold that seeds pockets for a model whose point threshold is ``point_threshold``."""
+        return self.seed_threshold if isinstance(self.seed_threshold, float) else float(point_threshold)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None) -> PocketConfig:

@@ -223,12 +223,14 @@ class Predictor:
     ) -> Prediction:
         """Pockets and residue scores from the model probabilities; calibrated probabilities to read.
 
+        ``threshold``: points at or above it seed pockets (default: the model's pocket seed
+        threshold, :meth:`pocknet.predict.pockets.PocketConfig.seed_for`);
         ``scored``: the (logits, probabilities) of :meth:`logits_and_scores`, when already computed;
         ``structure_kind``: recorded in the prediction (None: unknown, as for stored features).
         """
         start = time.perf_counter()
         logits, probabilities = self.logits_and_scores(features) if scored is None else scored
-        threshold = float(self.bundle.threshold if threshold is None else threshold)
+        threshold = float(self.pocket_config.seed_for(self.bundle.threshold) if threshold is None else threshold)
         exposed = exposed_atoms(features.points, features.atom_coords, self.featurize_config.descriptors.exposed_distance)
         pockets = find_pockets(
             features.points, probabilities, threshold, features.atom_coords, features.atom_residue,
@@ -295,6 +297,7 @@ class Predictor:
             "path": str(self.path),
             "embedding_model": b.embedding_model,
             "threshold": b.threshold,
+            "pocket_seed_threshold": self.pocket_config.seed_for(b.threshold),
             "params_hash": b.params_hash[:12],
             "validation": {k: b.metrics.get(k) for k in ("pr_auc", "roc_auc", "iou")},
             "predicted_model": str(self.predicted_model_path) if self.predicted_model_path else None,

@@ -1,4 +1,5 @@
-"""Thin node: pocknet.train.finalize picks the shipped model and calibrates its probabilities."""
+"""Thin nodes: the pocket seed threshold (pocknet.predict.seed_threshold), then pocknet.train.finalize
+picks the shipped model and calibrates its probabilities."""
 
 from __future__ import annotations
 
@@ -8,7 +9,22 @@ import pandas as pd
 
 from pocknet.featurize.features import ProteinFeatures
 from pocknet.model.files import ModelBundle
-from pocknet.train.finalize import FinalizeConfig, calibrate_bundle
+from pocknet.predict.seed_threshold import resolve_seed_threshold
+from pocknet.predict.pockets import PocketConfig
+from pocknet.train.finalize import FinalizeConfig, calibrate_bundle, select_candidate
+
+
+def choose_pocket_seed_threshold(
+    trained_model: ModelBundle,
+    swa_model: ModelBundle,
+    protein_features: dict[str, Callable[[], ProteinFeatures]],
+    splits: pd.DataFrame,
+    pockets: dict[str, Any],
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The pocket settings with the seed threshold that maximises validation DCA top-n, and its table."""
+    candidates = {"best_epoch": trained_model, "swa": swa_model}
+    bundle = candidates[select_candidate(candidates)]
+    return resolve_seed_threshold(bundle, protein_features, splits, pockets)
 
 
 def finalize_model(
@@ -21,4 +37,7 @@ def finalize_model(
 ) -> tuple[ModelBundle, dict[str, Any], pd.DataFrame]:
     """Best-epoch vs SWA by validation PR-AUC, then point/residue/pocket calibration on validation proteins."""
     candidates = {"best_epoch": trained_model, "swa": swa_model}
-    return calibrate_bundle(candidates, protein_features, splits, pockets, FinalizeConfig.from_params(finalize))
+    bundle, metrics, reliability = calibrate_bundle(candidates, protein_features, splits, pockets,
+                                                    FinalizeConfig.from_params(finalize))  # fmt: skip
+    seed = PocketConfig.from_params(pockets).seed_for(bundle.threshold)
+    return bundle, {**metrics, "pocket_seed_threshold": seed}, reliability

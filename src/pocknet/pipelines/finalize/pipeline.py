@@ -1,14 +1,20 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
-from pocknet.pipelines.finalize.nodes import finalize_model
+from pocknet.pipelines.finalize.nodes import choose_pocket_seed_threshold, finalize_model
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return pipeline(
         [
             node(
+                choose_pocket_seed_threshold,
+                inputs=["trained_model", "swa_model", "protein_features", "splits", "params:pockets"],
+                outputs=["pocket_settings", "seed_thresholds"],
+                name="choose_pocket_seed_threshold",
+            ),
+            node(
                 finalize_model,
-                inputs=["trained_model", "swa_model", "protein_features", "splits", "params:pockets", "params:finalize"],
+                inputs=["trained_model", "swa_model", "protein_features", "splits", "pocket_settings", "params:finalize"],
                 outputs=["final_model", "final_metrics", "calibration_reliability"],
                 name="finalize_model",
             ),
