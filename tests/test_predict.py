@@ -145,10 +145,13 @@ def test_calibrated_model_file_loads_weights_only(tmp_path, shipped, calibrated_
 def test_pockets_are_seeded_at_the_model_files_seed_threshold(shipped):
     """A number in the model's pocket settings seeds the pockets; --threshold still overrides it."""
     predictor, features = shipped
-    point = predictor.bundle.threshold
+    point, pockets = predictor.bundle.threshold, dict(predictor.bundle.pockets)
     seed = round(point - 0.2, 3)
-    seeded = Predictor(bundle=predictor.bundle.replace(pockets={**predictor.bundle.pockets, "seed_threshold": seed}))
-    assert predictor.predict_features(features).threshold == point  # no number in the file: the point threshold
+    seeded = Predictor(bundle=predictor.bundle.replace(pockets={**pockets, "seed_threshold": seed}))
+    for unresolved in ({**pockets, "seed_threshold": "point"}, {**pockets, "seed_threshold": "validation"},
+                       {k: v for k, v in pockets.items() if not k.startswith("seed_threshold")}):  # fmt: skip
+        plain = Predictor(bundle=predictor.bundle.replace(pockets=unresolved))
+        assert plain.predict_features(features).threshold == point  # no number: the point threshold
     prediction = seeded.predict_features(features)
     assert prediction.threshold == seed
     expected = predictor.predict_features(features, threshold=seed)
