@@ -7,6 +7,7 @@ run from this venv with telemetry off.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -86,3 +87,10 @@ def git_commit_all(root: Path) -> None:
     run(["git", "init", "-q"], root)
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-qm", "copy"], root)
+
+
+def cpu_fingerprint(env: dict[str, str]) -> dict:
+    """What ``python -m pocknet.cpu_fingerprint`` prints, run with ``env``."""
+    out = subprocess.run([sys.executable, "-m", "pocknet.cpu_fingerprint"], env=env,
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return json.loads(out.strip().splitlines()[-1])

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from project_copy import cpu_fingerprint
 
 from pocknet.determinism import pin_cpu_numerics, reproducible_cpu_env
 
@@ -55,10 +56,7 @@ def test_pinning_after_numpy_is_loaded_says_it_is_too_late(monkeypatch, caplog):
 
 
 def _fingerprint(**extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in reproducible_cpu_env()} | extra
-    out = subprocess.run([sys.executable, "-m", "pocknet.cpu_fingerprint"], env=env,
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
-    return json.loads(out.strip().splitlines()[-1])
+    return cpu_fingerprint({k: v for k, v in os.environ.items() if k not in reproducible_cpu_env()} | extra)
 
 
 def test_the_numerics_fingerprint_is_stable_and_sees_the_thread_count():

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -21,15 +20,23 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from project_copy import QUIET_ENV, copy_project, git_commit_all, run, tool_env, use_small_sets
+from project_copy import (
+    QUIET_ENV,
+    copy_project,
+    cpu_fingerprint,
+    git_commit_all,
+    run,
+    tool_env,
+    use_small_sets,
+)
 
 from pocknet.embed.config import EmbeddingConfig
 from pocknet.embed.embedder import EsmEmbedder
+from pocknet.embed.residue_chains import protein_residue_embeddings
 from pocknet.featurize.feature_files import load_features
 from pocknet.trainset.h5reader import H5Reader
 from pocknet.trainset.h5validate import validate
 from pocknet.trainset.neighbours import nearest_residues
-from pocknet.embed.residue_chains import protein_residue_embeddings
 
 pytestmark = pytest.mark.slow
 
@@ -111,12 +118,6 @@ def _tolerance(key: str, reference: float) -> float:
     return 0.05 * reference if key.endswith(" pocket_n") else 0
 
 
-def _fingerprint() -> dict:
-    out = subprocess.run([sys.executable, "-m", "pocknet.cpu_fingerprint"], env=tool_env(),
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
-    return json.loads(out.strip().splitlines()[-1])
-
-
 def _flat_metrics(path: Path) -> dict[str, float]:
     return {f"{name} {key}": value for name, block in json.loads(path.read_text()).items()
             for key, value in block.items() if isinstance(value, (int, float))}  # fmt: skip
@@ -138,7 +139,7 @@ def test_clean_copy_reproduces_the_committed_outputs(clean_copy):
     assert metrics_file.is_file(), "run the whole file: the study runs first"
     got = {f"{stage} {path}": md5 for (stage, path), md5 in sorted(_locked_hashes(clean_copy).items())}
     assert len(got) >= 20
-    machine = _fingerprint()
+    machine = cpu_fingerprint(tool_env())
     if os.environ.get("POCKNET_UPDATE_REFERENCE") == "1":
         header = "# Output hashes of the CI-sized study (tests/test_dvc_repro.py); refresh: see the test.\n"
         reference = {"cpu": machine["cpu"], "cpu_fingerprint": machine["fingerprint"],

@@ -9,9 +9,14 @@ import pandas as pd
 
 from pocknet.featurize.features import ProteinFeatures
 from pocknet.model.files import ModelBundle
-from pocknet.predict.seed_threshold import resolve_seed_threshold
 from pocknet.predict.pockets import PocketConfig
+from pocknet.predict.seed_threshold import resolve_seed_threshold
 from pocknet.train.finalize import FinalizeConfig, calibrate_bundle, select_candidate
+
+
+def _candidates(trained_model: ModelBundle, swa_model: ModelBundle) -> dict[str, ModelBundle]:
+    """The two models the shipped one is picked from, by the names the metrics record."""
+    return {"best_epoch": trained_model, "swa": swa_model}
 
 
 def choose_pocket_seed_threshold(
@@ -22,7 +27,7 @@ def choose_pocket_seed_threshold(
     pockets: dict[str, Any],
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """The pocket settings with the seed threshold that maximises validation DCA top-n, and its table."""
-    candidates = {"best_epoch": trained_model, "swa": swa_model}
+    candidates = _candidates(trained_model, swa_model)
     bundle = candidates[select_candidate(candidates)]
     return resolve_seed_threshold(bundle, protein_features, splits, pockets)
 
@@ -36,8 +41,7 @@ def finalize_model(
     finalize: dict[str, Any],
 ) -> tuple[ModelBundle, dict[str, Any], pd.DataFrame]:
     """Best-epoch vs SWA by validation PR-AUC, then point/residue/pocket calibration on validation proteins."""
-    candidates = {"best_epoch": trained_model, "swa": swa_model}
-    bundle, metrics, reliability = calibrate_bundle(candidates, protein_features, splits, pockets,
+    bundle, metrics, reliability = calibrate_bundle(_candidates(trained_model, swa_model), protein_features, splits, pockets,
                                                     FinalizeConfig.from_params(finalize))  # fmt: skip
     seed = PocketConfig.from_params(pockets).seed_for(bundle.threshold)
     return bundle, {**metrics, "pocket_seed_threshold": seed}, reliability
