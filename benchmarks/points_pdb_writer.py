@@ -65,11 +65,11 @@ def gemmi_points_pdb_text(points: np.ndarray, probabilities: np.ndarray, ranks: 
     return structure.make_pdb_string(gemmi.PdbWriteOptions(minimal=True))
 
 
-def best_of(repeats: int, call) -> float:
+def best_of(repeats: int, write, *args, **kwargs) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        call()
+        write(*args, **kwargs)
         times.append(time.perf_counter() - start)
     return min(times)
 
@@ -98,10 +98,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--limit", type=int, default=0, help="structures (0: all of p2rank-test)")
-    parser.add_argument("--datasets", type=Path, default=Path(os.environ.get("POCKNET_DATASETS", "../shared/datasets")))
+    parser.add_argument(
+        "--datasets", type=Path, default=Path(os.environ.get("POCKNET_DATASETS", "../shared/datasets"))
+    )
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     files = [entry.path for entry in scan_folder(args.datasets / "p2rank-test").entries]
     files = files[: args.limit] if args.limit else files
     predictor = Predictor()
@@ -116,8 +118,8 @@ def main() -> int:
             print(f"{path.name}: the two writers disagree", file=sys.stderr)
             return 1
         differing = differing_records(ours_text, gemmi_text)
-        ours = best_of(args.repeats, lambda: points_pdb_text(points, probs, ranks, title=prediction.name))
-        theirs = best_of(args.repeats, lambda: gemmi_points_pdb_text(points, probs, ranks))
+        ours = best_of(args.repeats, points_pdb_text, points, probs, ranks, title=prediction.name)
+        theirs = best_of(args.repeats, gemmi_points_pdb_text, points, probs, ranks)
         rows.append((path.name, len(points), ours, theirs, differing))
         print(f"{path.name:24s} {len(points):7d} points  ours {ours * 1e3:7.1f} ms  gemmi {theirs * 1e3:7.1f} ms"
               f"  ({theirs / ours:.1f}x)  {differing} record(s) differ")  # fmt: skip
