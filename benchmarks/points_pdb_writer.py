@@ -1,8 +1,8 @@
 """The points PDB (``<name>_points.pdb``): our fixed-column writer vs gemmi's writer (issue #18, point 5).
 
 For each p2rank-test structure, ``Predictor.predict_file`` (the bundled model) gives the SAS points,
-their calibrated probabilities and pocket ranks. Both writers then turn them into PDB text, one core,
-best of ``--repeats`` per structure, interleaved:
+their calibrated probabilities and pocket ranks. Both writers then turn them into PDB text on one
+pinned core, best of ``--repeats`` runs each, per structure:
 
 - ours: :func:`pocknet.predict.writers.points_pdb.points_pdb_text`;
 - gemmi: one ``gemmi.Residue`` per point (the residue number is the point's pocket rank, so runs of
