@@ -17,45 +17,27 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+from validation_pockets import add_data_arguments, dca_ranks, raw_predictor, scored_proteins, validation_ids
 
 from pocknet.evaluate.stats import mcnemar
-from pocknet.featurize.descriptors import exposed_atoms
-from pocknet.featurize.feature_files import load_features
-from pocknet.featurize.features import relevant_ligand_atoms
-from pocknet.metrics.pockets import evaluate_proteins, ligand_success
+from pocknet.metrics.pockets import ligand_success
 from pocknet.predict.pockets import find_pockets
-from pocknet.predict.predictor import Predictor
-from pocknet.progress import progress
 
 
 def ligand_hits(
     model: Path, features_dir: Path, protein_ids: list[str]
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """(per-ligand DCA top-n hits, per-protein success@1, seed threshold), in ``protein_ids`` order."""
-    loaded = Predictor(model, predicted_model=None)
-    predictor = Predictor(
-        bundle=loaded.bundle.replace(calibration=None)
-    )  # pockets come from raw probabilities
+    predictor = raw_predictor(model)
     config = predictor.pocket_config
     seed = config.seed_for(predictor.bundle.threshold)
-    exposed_distance = predictor.featurize_config.descriptors.exposed_distance
     hits, top1 = [], []
-    for pid in progress(protein_ids, total=len(protein_ids), desc=model.name, unit="protein"):
-        features = load_features(features_dir / f"{pid}.npz")
-        ligands = relevant_ligand_atoms(features)
-        if not ligands:
-            continue
-        probabilities = predictor.score(features)
-        exposed = exposed_atoms(features.points, features.atom_coords, exposed_distance)
-        pockets = find_pockets(features.points, probabilities, seed, features.atom_coords,
-                               features.atom_residue, exposed, config)  # fmt: skip
-        centres = np.stack([p.centre for p in pockets]) if pockets else np.zeros((0, 3))
-        entry = evaluate_proteins([{"protein": pid, "centres": centres, "ligands": ligands}])["per_protein"][
-            0
-        ]
-        ranks = np.asarray(entry["ranks_dca"])
-        hits.append(ligand_success(ranks, len(ligands)))
+    for protein in scored_proteins(predictor, protein_ids, features_dir, model.name):
+        features = protein.features
+        pockets = find_pockets(features.points, protein.probabilities, seed, features.atom_coords,
+                               features.atom_residue, protein.exposed, config)  # fmt: skip
+        ranks = dca_ranks(protein, pockets)
+        hits.append(ligand_success(ranks, len(protein.ligands)))
         top1.append(bool(np.any(ranks == 1)))
     return np.concatenate(hits), np.asarray(top1), seed
 
@@ -64,11 +46,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model_a", type=Path)
     parser.add_argument("model_b", type=Path)
-    parser.add_argument("--features", type=Path, default=Path("data/02_features/proteins"))
-    parser.add_argument("--splits", type=Path, default=Path("data/04_h5/splits.csv"))
+    add_data_arguments(parser)
     args = parser.parse_args()
-    splits = pd.read_csv(args.splits)
-    validation = sorted(splits.loc[splits["split"] == "val", "protein"])
+    validation = validation_ids(args.splits)
     results = {}
     for name, model in (("A", args.model_a), ("B", args.model_b)):
         hits, top1, seed = ligand_hits(model, args.features, validation)

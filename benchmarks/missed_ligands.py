@@ -14,50 +14,31 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+from validation_pockets import add_data_arguments, dca_ranks, raw_predictor, scored_proteins, validation_ids
 
-from pocknet.featurize.descriptors import exposed_atoms
-from pocknet.featurize.feature_files import load_features
-from pocknet.featurize.features import relevant_ligand_atoms
-from pocknet.metrics.pockets import evaluate_proteins
 from pocknet.predict.pockets import find_pockets
-from pocknet.predict.predictor import Predictor
-from pocknet.progress import progress
-
-
-def _raw_predictor(model: Path) -> Predictor:
-    loaded = Predictor(model, predicted_model=None)
-    return Predictor(bundle=loaded.bundle.replace(calibration=None))
 
 
 def ligand_table(models: dict[str, Path], features_dir: Path, protein_ids: list[str]) -> pd.DataFrame:
-    predictors = {name: _raw_predictor(path) for name, path in models.items()}
-    rows = []
-    for pid in progress(protein_ids, total=len(protein_ids), desc="ligands", unit="protein"):
-        features = load_features(features_dir / f"{pid}.npz")
-        ligands = relevant_ligand_atoms(features)
-        if not ligands:
-            continue
-        per_ligand = [{"protein": pid, "ligand": i, "atoms": len(lig), "ligands_in_protein": len(ligands)}
-                      for i, lig in enumerate(ligands)]  # fmt: skip
-        for name, predictor in predictors.items():
-            seed = predictor.pocket_config.seed_for(predictor.bundle.threshold)
-            probabilities = predictor.score(features)
-            exposed = exposed_atoms(features.points, features.atom_coords,
-                                    predictor.featurize_config.descriptors.exposed_distance)  # fmt: skip
-            pockets = find_pockets(features.points, probabilities, seed, features.atom_coords,
-                                   features.atom_residue, exposed, predictor.pocket_config)  # fmt: skip
-            centres = np.stack([p.centre for p in pockets]) if pockets else np.zeros((0, 3))
-            ranks = evaluate_proteins([{"protein": pid, "centres": centres, "ligands": ligands}])[
-                "per_protein"
-            ][0]["ranks_dca"]
-            for row, rank in zip(per_ligand, ranks):
-                row[f"{name}_rank"] = rank  # 0: no pocket within 4 Å
-                row[f"{name}_hit"] = 1 <= rank <= len(ligands)
+    """One row per relevant validation ligand: its size, and per model its DCA rank and hit."""
+    rows: dict[tuple[str, int], dict] = {}
+    for name, model in models.items():
+        predictor = raw_predictor(model)
+        config = predictor.pocket_config
+        seed = config.seed_for(predictor.bundle.threshold)
+        for protein in scored_proteins(predictor, protein_ids, features_dir, model.name):
+            features = protein.features
+            pockets = find_pockets(features.points, protein.probabilities, seed, features.atom_coords,
+                                   features.atom_residue, protein.exposed, config)  # fmt: skip
+            n = len(protein.ligands)
+            for i, (ligand, rank) in enumerate(zip(protein.ligands, dca_ranks(protein, pockets))):
+                row = rows.setdefault((protein.protein, i), {"protein": protein.protein, "ligand": i,
+                                                             "atoms": len(ligand), "ligands_in_protein": n})  # fmt: skip
+                row[f"{name}_rank"] = int(rank)  # 0: no pocket within 4 Å
+                row[f"{name}_hit"] = 1 <= rank <= n
                 row[f"{name}_pockets"] = len(pockets)
-        rows.extend(per_ligand)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(list(rows.values()))
 
 
 def summary(table: pd.DataFrame, a: str, b: str) -> str:
@@ -82,12 +63,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model_a", type=Path)
     parser.add_argument("model_b", type=Path)
-    parser.add_argument("--features", type=Path, default=Path("data/02_features/proteins"))
-    parser.add_argument("--splits", type=Path, default=Path("data/04_h5/splits.csv"))
     parser.add_argument("--out", type=Path, default=None)
+    add_data_arguments(parser)
     args = parser.parse_args()
-    splits = pd.read_csv(args.splits)
-    validation = sorted(splits.loc[splits["split"] == "val", "protein"])
+    validation = validation_ids(args.splits)
     table = ligand_table({"A": args.model_a, "B": args.model_b}, args.features, validation)
     if args.out:
         table.to_csv(args.out, index=False)

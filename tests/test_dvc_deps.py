@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from python_imports import imported_names
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
@@ -30,16 +31,8 @@ def _imports(path: Path, module: str) -> set[str]:
     names: set[str] = set()
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                source = f"{base}.{node.module}" if node.module else base
-            else:
-                source = node.module or ""
-            names.add(source)
-            names.update(f"{source}.{alias.name}" for alias in node.names)  # `from pkg import module`
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update(imported_names(node, package))
     return {n for n in names if n.split(".")[0] == "pocknet"}
 
 

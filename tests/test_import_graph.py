@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from python_imports import imported_names
+
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "src" / "pocknet"
 MAX_LINES = 400
@@ -58,17 +60,9 @@ def load_time_imports(module: str) -> set[str]:
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     targets: set[str] = set()
     for node in _load_time_statements(ast.parse(path.read_text(encoding="utf-8")).body):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                source = f"{base}.{node.module}" if node.module else base
-            else:
-                source = node.module or ""
-            names = [f"{source}.{alias.name}" for alias in node.names]
-        else:
+        if not isinstance(node, (ast.Import, ast.ImportFrom)):
             continue
+        names = imported_names(node, package)
         targets.update(
             t for n in names if n.split(".")[0] == "pocknet" and (t := _resolve(n)) and t != module
         )
