@@ -1,9 +1,10 @@
 """Two model files on the validation proteins, ligand by ligand: DCA top-n and an exact McNemar test.
 
-Each model clusters its raw point probabilities at its own pocket seed threshold (the number in its
-file, chosen by its finalize stage on these proteins), exactly as the finalize stage's seed table
-does, so each model's rate equals the best row of its own ``seed_thresholds.csv``. Reads only the
-validation split of ``data/04_h5/splits.csv``; never a test or external set.
+Each model clusters its raw point probabilities at its own pocket seed thresholds (the numbers in
+its file, seed and second level, chosen by its finalize stage or by ``choose_pocket_seeds.py`` on
+these proteins), exactly as the finalize stage's seed table does, so each model's rate equals the
+best row of its own ``seed_thresholds.csv``. Reads only the validation split of
+``data/04_h5/splits.csv``; never a test or external set.
 
 Usage: python benchmarks/compare_validation_pockets.py MODEL_A MODEL_B [--features data/02_features/proteins]
        [--splits data/04_h5/splits.csv]
@@ -26,8 +27,8 @@ from pocknet.predict.pockets import find_pockets
 
 def ligand_hits(
     model: Path, features_dir: Path, protein_ids: list[str]
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """(per-ligand DCA top-n hits, per-protein success@1, seed threshold), in ``protein_ids`` order."""
+) -> tuple[np.ndarray, np.ndarray, float, float | None]:
+    """(per-ligand DCA top-n hits, per-protein success@1, seed, second threshold), in ``protein_ids`` order."""
     predictor = raw_predictor(model)
     config = predictor.pocket_config
     seed = config.seed_for(predictor.bundle.threshold)
@@ -39,7 +40,7 @@ def ligand_hits(
         ranks = dca_ranks(protein, pockets)
         hits.append(ligand_success(ranks, len(protein.ligands)))
         top1.append(bool(np.any(ranks == 1)))
-    return np.concatenate(hits), np.asarray(top1), seed
+    return np.concatenate(hits), np.asarray(top1), seed, config.second_seed_for(seed)
 
 
 def main() -> int:
@@ -51,8 +52,9 @@ def main() -> int:
     validation = validation_ids(args.splits)
     results = {}
     for name, model in (("A", args.model_a), ("B", args.model_b)):
-        hits, top1, seed = ligand_hits(model, args.features, validation)
-        results[name] = {"model": str(model), "seed_threshold": seed, "ligands": int(hits.size),
+        hits, top1, seed, second = ligand_hits(model, args.features, validation)
+        results[name] = {"model": str(model), "seed_threshold": seed, "second_seed_threshold": second,
+                         "ligands": int(hits.size),
                          "dca_top_n": float(hits.mean()), "proteins": int(top1.size),
                          "success_at_1": float(top1.mean()), "hits": hits, "top1": top1}  # fmt: skip
     a, b = results["A"], results["B"]

@@ -316,3 +316,61 @@ def test_zscores():
     np.testing.assert_allclose(zscores([1.0, 2.0, 3.0]), np.array([-1, 0, 1]) * np.sqrt(1.5))
     np.testing.assert_array_equal(zscores([4.0, 4.0]), [0.0, 0.0])
     assert zscores([]).shape == (0,)
+
+
+# --------------------------------------------------------------------------- two levels
+
+
+def _three_blob_scene():
+    """A (p 0.9), B (p 0.7) and a large lukewarm C (27 points, p 0.6) whose Σ p² beats A's."""
+    cube = np.array([(x, y, z) for x in (-1.0, 0.0, 1.0) for y in (-1.0, 0.0, 1.0) for z in (-1.0, 0.0, 1.0)])
+    points = np.vstack([GRID, GRID + [20.0, 0.0, 0.0], cube + [0.0, 20.0, 0.0]])
+    probs = np.r_[np.full(9, 0.9), np.full(9, 0.7), np.full(27, 0.6)]
+    atoms = np.array([[0.0, 0.0, 3.0], [20.0, 0.0, 2.0], [0.0, 20.0, 3.0]])
+    return points, probs, atoms, np.arange(3), np.ones(3, dtype=bool)
+
+
+def _same(a: Pocket, b: Pocket, **replaced) -> bool:
+    """Field-by-field equality (arrays included), after replacing ``replaced`` fields of ``a``."""
+    a = dataclasses.replace(a, **replaced)
+    return all(
+        np.array_equal(getattr(a, f.name), getattr(b, f.name), equal_nan=True)
+        for f in dataclasses.fields(Pocket)
+    )
+
+
+def test_second_level_pockets_come_after_the_first_and_never_overlap_it():
+    points, probs, atoms, residue, exposed = _three_blob_scene()
+    config = PocketConfig(second_seed_threshold=0.5)
+    pockets = find_pockets(points, probs, 0.8, atoms, residue, exposed, config)
+    assert [(p.rank, p.level) for p in pockets] == [(1, 1), (2, 2), (3, 2)]
+    first, lukewarm, weak = pockets
+    np.testing.assert_array_equal(first.point_indices, np.arange(9))  # A, seeded at 0.8
+    # C outscores A (27 × 0.36 > 9 × 0.81) but is ranked after it; then B
+    np.testing.assert_array_equal(lukewarm.point_indices, np.arange(18, 45))
+    assert lukewarm.score == pytest.approx(27 * 0.36) and lukewarm.score > first.score
+    np.testing.assert_array_equal(weak.point_indices, np.arange(9, 18))
+    # the level-2 copy of A shares its points, so it is left out; the rest equals one level at 0.5
+    low = find_pockets(points, probs, 0.5, atoms, residue, exposed, PocketConfig())
+    assert [p.score for p in low] == [
+        pytest.approx(27 * 0.36),
+        pytest.approx(9 * 0.81),
+        pytest.approx(9 * 0.49),
+    ]
+    assert _same(lukewarm, low[0], rank=1, level=1) and _same(weak, low[2], rank=3, level=1)
+    # the first level is exactly the one-level result at the seed threshold
+    (alone,) = find_pockets(points, probs, 0.8, atoms, residue, exposed, PocketConfig())
+    assert _same(first, alone)
+
+
+def test_second_level_only_below_the_seed_threshold():
+    points, probs, atoms, residue, exposed = _three_blob_scene()
+    one_level = find_pockets(points, probs, 0.8, atoms, residue, exposed, PocketConfig())
+    for second in (0.8, 0.95, "none", "validation"):  # at or above the seed, off, or unresolved
+        config = PocketConfig(second_seed_threshold=second)
+        pockets = find_pockets(points, probs, 0.8, atoms, residue, exposed, config)
+        assert len(pockets) == len(one_level) == 1 and _same(pockets[0], one_level[0])
+    # a seed threshold below the second one (e.g. a user's --threshold) also gives one level
+    config = PocketConfig(second_seed_threshold=0.65)
+    low = find_pockets(points, probs, 0.5, atoms, residue, exposed, config)
+    assert [p.level for p in low] == [1, 1, 1]

@@ -11,6 +11,7 @@ from pocknet.embed.embedder import EsmEmbedder
 from pocknet.embed.esm_tiny import write_tiny_esm2_checkpoint
 from pocknet.trainset.h5reader import H5Reader
 from pocknet.predict.predictor import Predictor
+from pocknet.predict.writers.json_summary import json_summary
 from pocknet.train.config import TrainingConfig
 from pocknet.train.training import fit, validation_report
 from pocknet.train.training import export_model
@@ -158,3 +159,24 @@ def test_pockets_are_seeded_at_the_model_files_seed_threshold(shipped):
     _same_pockets(prediction, expected)
     assert seeded.predict_features(features, threshold=point).threshold == point
     assert seeded.info()["pocket_seed_threshold"] == seed and seeded.info()["threshold"] == point
+
+
+def test_the_model_files_second_seed_level_appends_pockets(shipped):
+    """A second seed threshold in the model's pocket settings adds level-2 pockets after the first level's."""
+    predictor, features = shipped
+    pockets = {**predictor.bundle.pockets, "seed_threshold": 0.99, "second_seed_threshold": "none"}
+    one_level = Predictor(bundle=predictor.bundle.replace(pockets=pockets)).predict_features(features)
+    two = Predictor(bundle=predictor.bundle.replace(pockets={**pockets, "second_seed_threshold": 0.3}))
+    stacked = two.predict_features(features)
+    levels = [p.level for p in stacked.pockets]
+    assert levels == sorted(levels) and levels.count(1) == len(one_level.pockets) and 2 in levels
+    assert [p.rank for p in stacked.pockets] == list(range(1, len(stacked.pockets) + 1))
+    for a, b in zip(stacked.pockets, one_level.pockets):
+        np.testing.assert_array_equal(a.point_indices, b.point_indices)
+    first_points = np.concatenate([p.point_indices for p in stacked.pockets if p.level == 1])
+    for pocket in stacked.pockets:
+        if pocket.level == 2:
+            assert not np.isin(pocket.point_indices, first_points).any()
+    assert two.info()["pocket_second_seed_threshold"] == 0.3
+    summary = json_summary(stacked)
+    assert [p["level"] for p in summary["pockets"]] == levels

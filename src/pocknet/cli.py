@@ -246,7 +246,9 @@ def info_cmd(model: str | None) -> None:
     click.echo(f"pocknet {__version__}")
     click.echo(f"torch {torch.__version__}; CUDA available: {torch.cuda.is_available()}")
     click.echo(f"model: {info['path']}")
-    click.echo(f"  embeddings: {info['embedding_model']}; point threshold {info['threshold']:.3f}, pocket seed threshold {info['pocket_seed_threshold']:.3f}; params {info['params_hash']}")
+    second = info["pocket_second_seed_threshold"]
+    click.echo(f"  embeddings: {info['embedding_model']}; point threshold {info['threshold']:.3f}, pocket seed threshold {info['pocket_seed_threshold']:.3f}"
+               f" (second level {'none' if second is None else f'{second:.3f}'}); params {info['params_hash']}")
     click.echo("  validation: " + ", ".join(f"{k} {v:.3f}" for k, v in info["validation"].items() if v is not None))
     if model is None:
         click.echo(f"predicted structures: {info['predicted_model'] or 'the default model (no model without bfactor installed)'}")

@@ -38,24 +38,37 @@ def test_free_inputs_and_outputs():
     assert pipeline.outputs() == {"final_model", "final_metrics", "calibration_reliability", "seed_thresholds"}
 
 
-def test_the_pocket_seed_threshold_is_the_best_validation_dca_top_n(project, outputs):
-    """Candidates and the point threshold each cluster the validation points; the best DCA top-n ships."""
+def test_the_pocket_seed_thresholds_are_the_best_validation_dca_top_n(project, outputs):
+    """Every (seed, second) pair clusters the validation points; the best DCA top-n ships."""
     table, final, metrics = outputs["seed_thresholds"], outputs["final_model"], outputs["final_metrics"]
     pockets = project.params["pockets"]
-    assert pockets["seed_threshold"] == "validation"
-    expected = sorted({*map(float, pockets["seed_threshold_candidates"]), float(final.threshold)})
-    assert table["threshold"].tolist() == expected
+    assert pockets["seed_threshold"] == "validation" and pockets["second_seed_threshold"] == "validation"
+    seeds = sorted({*map(float, pockets["seed_threshold_candidates"]), float(final.threshold)})
+    assert sorted(table["threshold"].unique()) == seeds
+    for seed, rows in table.groupby("threshold"):
+        seconds = rows["second_threshold"].dropna()
+        assert rows["second_threshold"].isna().sum() == 1 and (seconds < seed).all()
+        assert sorted(seconds) == [c for c in map(float, pockets["second_seed_threshold_candidates"]) if c < seed]
+        # a second level only appends pockets: it never loses a ligand found by the first
+        one_level = rows.loc[rows["second_threshold"].isna()].iloc[0]
+        assert (rows["dca_top_n"] >= one_level["dca_top_n"]).all()
+        assert (rows["dca_success_at_1"] == one_level["dca_success_at_1"]).all()
     assert table[["dca_top_n", "dca_top_n2", "dca_success_at_1"]].apply(lambda c: c.between(0, 1)).all().all()
     assert (table["dca_top_n"] <= table["dca_top_n2"]).all() and (table["proteins"] > 0).all()
-    chosen = final.pockets["seed_threshold"]
-    assert isinstance(chosen, float) and chosen in expected
-    assert metrics["pocket_seed_threshold"] == chosen
-    best = table["dca_top_n"].max()
-    assert table.loc[table["threshold"] == chosen, "dca_top_n"].item() == best
-    # ties on every criterion go to the higher threshold
-    tied = table[table[["dca_top_n", "dca_top_n2", "dca_success_at_1"]].eq(
-        table.loc[table["threshold"] == chosen, ["dca_top_n", "dca_top_n2", "dca_success_at_1"]].iloc[0]).all(axis=1)]
-    assert chosen == tied["threshold"].max()
+    seed, second = final.pockets["seed_threshold"], final.pockets["second_seed_threshold"]
+    assert isinstance(seed, float) and seed in seeds
+    assert second == "none" or (isinstance(second, float) and second < seed)
+    assert metrics["pocket_seed_threshold"] == seed
+    assert metrics["pocket_second_seed_threshold"] == (None if second == "none" else second)
+    row = table[(table["threshold"] == seed) & (
+        table["second_threshold"].isna() if second == "none" else table["second_threshold"] == second)]  # fmt: skip
+    assert row["dca_top_n"].item() == table["dca_top_n"].max()
+    # ties on every criterion go to the higher seed, then to one level
+    criteria = ["dca_top_n", "dca_top_n2", "dca_success_at_1"]
+    tied = table[table[criteria].eq(row[criteria].iloc[0]).all(axis=1)]
+    assert seed == tied["threshold"].max()
+    if tied.loc[tied["threshold"] == seed, "second_threshold"].isna().any():
+        assert second == "none"
 
 
 def test_the_candidate_with_the_higher_validation_pr_auc_ships(project, outputs):
@@ -84,7 +97,10 @@ def test_calibration_reads_validation_proteins_only(project, outputs, validation
 
 def test_model_carries_pockets_and_calibration_of_every_level(project, outputs, validation):
     final = outputs["final_model"]
-    assert final.pockets == {**project.params["pockets"], "seed_threshold": outputs["final_metrics"]["pocket_seed_threshold"]}
+    metrics = outputs["final_metrics"]
+    second = metrics["pocket_second_seed_threshold"]
+    assert final.pockets == {**project.params["pockets"], "seed_threshold": metrics["pocket_seed_threshold"],
+                             "second_seed_threshold": "none" if second is None else second}  # fmt: skip
     calibration = final.calibration
     assert calibration == json.loads(json.dumps(calibration))  # plain values: the file loads weights-only
     assert {"point", "residue", "pocket", "ece", "reliability", "targets"} <= set(calibration)

@@ -17,6 +17,7 @@ POCKET_COLUMNS = [
     "protein",
     "split",
     "rank",
+    "level",
     "score",
     "probability",
     "center_x",
@@ -82,6 +83,7 @@ def test_pockets_are_those_the_predictor_gives(project, outputs, chosen):
             prediction = predictor.predict_features(project.features(pid), name=PurePosixPath(pid).name)
             rows = table[table["protein"] == pid]
             assert rows["rank"].tolist() == [p.rank for p in prediction.pockets]
+            assert rows["level"].tolist() == [p.level for p in prediction.pockets]
             np.testing.assert_allclose(rows["score"], [p.score for p in prediction.pockets], rtol=1e-6)
             np.testing.assert_allclose(rows[["center_x", "center_y", "center_z"]].to_numpy(),
                                        np.array([p.centre for p in prediction.pockets]).reshape(-1, 3), rtol=1e-6)  # fmt: skip

@@ -24,7 +24,12 @@ The pocket recipe, in the order :func:`find_pockets` applies it:
    when close, since a ligand cannot touch them. Unlike points, atoms and
    residues may belong to several pockets.
 
+7. **Second level** (``second_seed_threshold``, when set and below the seed threshold): steps
+   1–6 again at that lower threshold; the pockets that share no grown point with any first-level
+   pocket are appended, ranked after all of them by their own score (``Pocket.level`` 2).
+
 Residue scores are independent of the pockets: :mod:`pocknet.predict.residues`.
+The settings live in :mod:`pocknet.predict.pocket_config`.
 
 Everything is numpy in / numpy out and vectorised with KD-trees and sparse
 graphs; the only Python loops run over pockets, never over points.
@@ -32,8 +37,8 @@ graphs; the only Python loops run over pockets, never over points.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,8 +46,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from pocknet.config import dataclass_from_params
-from pocknet.errors import ConfigError
+from pocknet.predict.pocket_config import CLUSTER_METHODS, SEED_THRESHOLD_MODES, PocketConfig
 from pocknet.predict.prediction import Pocket
 
 __all__ = [
@@ -51,106 +55,10 @@ __all__ = [
     "PocketConfig",
     "cluster_points",
     "find_pockets",
+    "stack_levels",
 ]
 
-CLUSTER_METHODS = ("single_linkage", "dbscan")
-SEED_THRESHOLD_MODES = ("validation", "point")
-
-
-def _is_probability(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0.0 <= value <= 1.0
-
 Calibrator = Callable[[Any], Any]
-
-
-@dataclass(frozen=True)
-class PocketConfig:
-    """How point probabilities become pockets (the ``pockets`` block of params.yaml).
-
-    Parameters
-    ----------
-    method
-        ``"single_linkage"`` (P2Rank-like, default) or ``"dbscan"``.
-    link_distance
-        Single linkage: two selected points within this distance (Å) are linked.
-    min_points
-        Single linkage: smaller connected components are discarded as noise.
-    grow_distance
-        SAS points within this distance (Å) of a core point join the pocket.
-    dbscan_eps, dbscan_min_samples
-        DBSCAN neighbourhood radius (Å) and core-point neighbour count (itself included).
-    residue_distance
-        Exposed atoms within this distance (Å) of a pocket point define its atoms and residues.
-    residue_score_radius
-        Points within this distance (Å) of a residue's atoms make its residue score.
-    seed_threshold
-        Points with ``p >= seed_threshold`` seed pockets. ``"validation"``: the finalize stage
-        picks it among ``seed_threshold_candidates`` and the model's point threshold by validation
-        DCA top-n (:mod:`pocknet.predict.seed_threshold`) and writes the number into the model
-        file; ``"point"``: the model's point threshold (validation IoU); or a number. A model
-        file without a number (written before this setting) seeds at its point threshold.
-    seed_threshold_candidates
-        Point probabilities (the model's uncalibrated scale) tried by the finalize stage.
-    """
-
-    method: str = "single_linkage"
-    link_distance: float = 3.0
-    min_points: int = 3
-    grow_distance: float = 3.5
-    dbscan_eps: float = 3.0
-    dbscan_min_samples: int = 5
-    residue_distance: float = 3.5
-    residue_score_radius: float = 6.1
-    seed_threshold: str | float = "validation"
-    seed_threshold_candidates: tuple[float, ...] = (0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99)
-
-    def __post_init__(self) -> None:
-        if self.method not in CLUSTER_METHODS:
-            raise ConfigError(f"pockets.method must be one of {list(CLUSTER_METHODS)}, got {self.method!r}")
-        for name in (
-            "link_distance",
-            "grow_distance",
-            "dbscan_eps",
-            "residue_distance",
-            "residue_score_radius",
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-                raise ConfigError(f"pockets.{name} must be a finite number of Å, got {value!r}")
-            # grow_distance 0 is meaningful (no growth); every other radius must be positive.
-            if value < 0 or (value == 0 and name != "grow_distance"):
-                raise ConfigError(f"pockets.{name} must be > 0 Å (>= 0 for grow_distance), got {value!r}")
-            object.__setattr__(self, name, float(value))
-        for name in ("min_points", "dbscan_min_samples"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ConfigError(f"pockets.{name} must be an integer >= 1, got {value!r}")
-            object.__setattr__(self, name, int(value))
-        seed = self.seed_threshold
-        if isinstance(seed, str):
-            if seed not in SEED_THRESHOLD_MODES:
-                raise ConfigError(f"pockets.seed_threshold must be one of {list(SEED_THRESHOLD_MODES)} or a number, got {seed!r}")
-        elif not _is_probability(seed):
-            raise ConfigError(f"pockets.seed_threshold must be a probability in [0, 1], got {seed!r}")
-        else:
-            object.__setattr__(self, "seed_threshold", float(seed))
-        candidates = self.seed_threshold_candidates
-        if isinstance(candidates, (str, bytes)) or not isinstance(candidates, (list, tuple)) or not candidates \
-                or not all(_is_probability(c) for c in candidates):  # fmt: skip
-            raise ConfigError(f"pockets.seed_threshold_candidates must be a non-empty list of probabilities, got {candidates!r}")
-        object.__setattr__(self, "seed_threshold_candidates", tuple(float(c) for c in candidates))
-
-    def seed_for(self, point_threshold: float) -> float:
-        """The threshold that seeds pockets for a model whose point threshold is ``point_threshold``."""
-        return self.seed_threshold if isinstance(self.seed_threshold, float) else float(point_threshold)
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any] | None) -> PocketConfig:
-        """Build from the ``pockets`` block of params.yaml; unknown keys are errors.
-
-        A misspelt key would otherwise silently run with the default.
-        """
-        return dataclass_from_params(cls, params, "pockets")
 
 
 # --------------------------------------------------------------------------- clustering
@@ -310,7 +218,8 @@ def find_pockets(
     probabilities
         [P] ligandability probability per point (finite).
     threshold
-        Points with ``p >= threshold`` seed clusters; chosen on validation.
+        Points with ``p >= threshold`` seed clusters; chosen on validation. The second level's
+        threshold comes from ``config`` (:meth:`PocketConfig.second_seed_for`).
     atom_coords
         [N, 3] protein atom coordinates.
     atom_residue
@@ -329,8 +238,8 @@ def find_pockets(
     Returns
     -------
     tuple[Pocket, ...]
-        Pockets ordered by rank 1..n; empty when there are no points or no
-        cluster survives.
+        Pockets ordered by rank 1..n (level-1 pockets first); empty when there are no points or
+        no cluster survives.
     """
     points = np.asarray(points, dtype=np.float64)
     probabilities = np.asarray(probabilities, dtype=np.float64)
@@ -354,7 +263,47 @@ def find_pockets(
         )
     if len(points) == 0:
         return ()
+    first = _seeded_pockets(
+        points, probabilities, threshold, atom_coords, atom_residue, exposed, config, calibrator
+    )
+    second_threshold = config.second_seed_for(threshold)
+    if second_threshold is None:
+        return first
+    second = _seeded_pockets(points, probabilities, second_threshold, atom_coords, atom_residue, exposed, config,
+                             calibrator)  # fmt: skip
+    return stack_levels(first, second, len(points))
 
+
+def stack_levels(first: Sequence[Pocket], second: Sequence[Pocket], n_points: int) -> tuple[Pocket, ...]:
+    """``first`` as ranked, then the ``second``-level pockets that share no point with it, as level 2.
+
+    Level-2 pockets keep their own (score) order and are ranked after every level-1 pocket, so a
+    lukewarm but large secondary site never outranks a confident one.
+    """
+    taken = np.zeros(n_points, dtype=bool)
+    for pocket in first:
+        taken[pocket.point_indices] = True
+    extra = [pocket for pocket in second if not taken[pocket.point_indices].any()]
+    return (
+        *first,
+        *(
+            dataclasses.replace(pocket, rank=len(first) + i, level=2)
+            for i, pocket in enumerate(extra, start=1)
+        ),
+    )
+
+
+def _seeded_pockets(
+    points: np.ndarray,
+    probabilities: np.ndarray,
+    threshold: float,
+    atom_coords: np.ndarray,
+    atom_residue: np.ndarray,
+    exposed: np.ndarray,
+    config: PocketConfig,
+    calibrator: Calibrator | None,
+) -> tuple[Pocket, ...]:
+    """Steps 1–6 of the recipe for one seed threshold (checked inputs)."""
     core = cluster_points(points, probabilities >= threshold, config)
     n_pockets = int(core.max()) + 1
     if n_pockets == 0:

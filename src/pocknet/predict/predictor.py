@@ -298,6 +298,7 @@ class Predictor:
             "embedding_model": b.embedding_model,
             "threshold": b.threshold,
             "pocket_seed_threshold": self.pocket_config.seed_for(b.threshold),
+            "pocket_second_seed_threshold": self.pocket_config.second_seed_for(self.pocket_config.seed_for(b.threshold)),
             "params_hash": b.params_hash[:12],
             "validation": {k: b.metrics.get(k) for k in ("pr_auc", "roc_auc", "iou")},
             "predicted_model": str(self.predicted_model_path) if self.predicted_model_path else None,

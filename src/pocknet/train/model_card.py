@@ -22,6 +22,7 @@ from pocknet.errors import PockNetError
 from pocknet.featurize.descriptor_columns import BFACTOR_COLUMN, DESCRIPTOR_NAMES
 from pocknet.model.files import ModelBundle, load_model
 from pocknet.predict.bundled import DEFAULT_MODEL, PREDICTED_MODEL
+from pocknet.predict.pocket_config import PocketConfig
 
 __all__ = ["render_model_card", "ship"]
 
@@ -125,10 +126,16 @@ def render_model_card(
 
 
 def _seed_threshold_line(bundle: ModelBundle) -> str:
-    seed = (bundle.pockets or {}).get("seed_threshold")
-    if isinstance(seed, (int, float)) and not isinstance(seed, bool):
-        return f"- Pocket seed threshold (maximises validation DCA top-n; points at or above it seed pockets): {seed:.4f}"
-    return "- Pocket seed threshold: the point threshold"
+    config = PocketConfig.from_params(bundle.pockets)
+    seed = config.seed_for(bundle.threshold)
+    second = config.second_seed_for(seed)
+    if not isinstance(config.seed_threshold, float):
+        line = "- Pocket seed threshold: the point threshold"
+    else:
+        line = f"- Pocket seed threshold (maximises validation DCA top-n; points at or above it seed pockets): {seed:.4f}"
+    if second is None:
+        return line + "; no second level"
+    return line + f"; second level {second:.4f} (its pockets that share no point with the first level's are ranked after them)"
 
 
 def ship(model_file: str | Path, training_data: str, dest: Path = PACKAGE_MODELS, predicted: bool = False) -> Path:

@@ -15,6 +15,7 @@ import torch
 from pocknet.config import dataclass_from_params
 from pocknet.errors import ConfigError
 from pocknet.model.files import ModelBundle
+from pocknet.progress import progress
 from pocknet.trainset.h5reader import H5Reader
 from pocknet.trainset.arrays import context_spec
 from pocknet.train.swa import average_state_dicts, choose_window, recalibrate_batchnorm
@@ -62,6 +63,15 @@ class _Limited:
     def __init__(self, loader: Any, n: int | None) -> None:
         self.loader, self.n = loader, n
 
+    @property
+    def total(self) -> int | None:
+        """How many batches it yields (None when the loader cannot say): for the progress line."""
+        try:
+            total = len(self.loader)
+        except TypeError:
+            return self.n
+        return total if self.n is None else min(total, self.n)
+
     def __iter__(self):
         for i, batch in enumerate(self.loader):
             if self.n is not None and i >= self.n:
@@ -93,7 +103,8 @@ def stochastic_weight_average(
     )  # fmt: skip
     data.setup("fit")
     torch.manual_seed(train_config.seed)
-    seen = recalibrate_batchnorm(module.model, _Limited(data.train_dataloader(), config.bn_batches))
+    batches = _Limited(data.train_dataloader(), config.bn_batches)
+    seen = recalibrate_batchnorm(module.model, progress(batches, batches.total, "swa batchnorm", "batch"))
     report = validation_report(module.model, data, train_config.threshold_criterion)
     epochs = [int(e) for e in members["epoch"]]
     provenance = {"stage": "swa", "epochs": epochs, "window": [start, stop], "bn_samples": seen}

@@ -26,7 +26,7 @@ def choose_pocket_seed_threshold(
     splits: pd.DataFrame,
     pockets: dict[str, Any],
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """The pocket settings with the seed threshold that maximises validation DCA top-n, and its table."""
+    """The pocket settings with the seed thresholds that maximise validation DCA top-n, and their table."""
     candidates = _candidates(trained_model, swa_model)
     bundle = candidates[select_candidate(candidates)]
     return resolve_seed_threshold(bundle, protein_features, splits, pockets)
@@ -43,5 +43,7 @@ def finalize_model(
     """Best-epoch vs SWA by validation PR-AUC, then point/residue/pocket calibration on validation proteins."""
     bundle, metrics, reliability = calibrate_bundle(_candidates(trained_model, swa_model), protein_features, splits, pockets,
                                                     FinalizeConfig.from_params(finalize))  # fmt: skip
-    seed = PocketConfig.from_params(pockets).seed_for(bundle.threshold)
-    return bundle, {**metrics, "pocket_seed_threshold": seed}, reliability
+    config = PocketConfig.from_params(pockets)
+    seed = config.seed_for(bundle.threshold)
+    second = config.second_seed_for(seed)
+    return bundle, {**metrics, "pocket_seed_threshold": seed, "pocket_second_seed_threshold": second}, reliability
