@@ -32,7 +32,9 @@ def main() -> int:
     parser.add_argument("model", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--table", type=Path, help="write the validation table here")
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="candidates from its pockets block")
+    parser.add_argument(
+        "--params", type=Path, default=Path("params.yaml"), help="candidates from its pockets block"
+    )
     add_data_arguments(parser)
     args = parser.parse_args()
     bundle = raw_predictor(args.model).bundle

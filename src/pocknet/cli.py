@@ -265,13 +265,29 @@ def report_group() -> None:
               type=click.Path(file_okay=False))
 @click.option("--seed-param", default="training.seed", show_default=True)
 @click.option("--all-commits", is_flag=True, help="Include experiments of every commit, not just HEAD.")
-def report_seeds_cmd(repo: str, out_dir: str, seed_param: str, all_commits: bool) -> None:
+@click.option("--runs", "runs", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="Saved runs (`pocknet report save-run`) instead of `dvc exp show`; a folder of them also works.")
+def report_seeds_cmd(repo: str, out_dir: str, seed_param: str, all_commits: bool, runs: tuple[str, ...]) -> None:
     """Mean ± 95 % CI (t-interval over seeds) of every metric of the DVC experiments (`dvc exp show`)."""
+    from pathlib import Path
+
     from pocknet.evaluate.seeds import run_seed_report
 
-    md, csv = run_seed_report(repo, out_dir, seed_param=seed_param, all_commits=all_commits)
+    folders = [sub for run in runs for sub in ([Path(run)] if (Path(run) / "dvc.lock").is_file()
+                                               else sorted(p for p in Path(run).iterdir() if p.is_dir()))]  # fmt: skip
+    md, csv = run_seed_report(repo, out_dir, seed_param=seed_param, all_commits=all_commits, runs=folders)
     click.echo(md.read_text(encoding="utf-8"))
     click.echo(f"wrote {md} and {csv}")
+
+
+@report_group.command("save-run")
+@click.argument("dest", type=click.Path(file_okay=False))
+@click.option("--repo", default=".", show_default=True, type=click.Path(file_okay=False), help="DVC project.")
+def report_save_run_cmd(dest: str, repo: str) -> None:
+    """Keep the finished workspace run (dvc.lock, params, metrics, model) in DEST, for `report seeds --runs`."""
+    from pocknet.evaluate.seed_runs import save_run
+
+    click.echo(f"saved the run in {save_run(repo, dest)}")
 
 
 @report_group.command("study")

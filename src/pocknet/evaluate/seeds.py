@@ -25,6 +25,7 @@ from scipy import stats
 from pocknet.atomic import atomic_write
 from pocknet.errors import ConfigError, PockNetError
 from pocknet.evaluate.experiments import dvc_exp_show, experiments_from_dvc_json
+from pocknet.evaluate.seed_runs import runs_table
 
 __all__ = [
     "SUMMARY_COLUMNS",
@@ -243,8 +244,9 @@ def run_seed_report(
     *,
     metrics: Sequence[str] | None = None,
     all_commits: bool = False,
+    runs: Sequence[str | Path] | None = None,
 ) -> tuple[Path, Path]:
-    """``pocknet report seeds``: list DVC experiments, summarise over seeds, write the report.
+    """``pocknet report seeds``: list DVC experiments (or saved runs), summarise over seeds, write the report.
 
     Parameters
     ----------
@@ -258,6 +260,9 @@ def run_seed_report(
         Metric columns to report (default: all numeric metrics).
     all_commits : bool
         Include experiments based on every commit, not only on ``HEAD`` (DVC's default).
+    runs : sequence of path-like, optional
+        Folders written by :func:`pocknet.evaluate.seed_runs.save_run`, read instead of
+        ``dvc exp show`` (a sweep run over several sittings).
 
     Returns
     -------
@@ -268,6 +273,9 @@ def run_seed_report(
     PockNetError
         ``repo_dir`` is not a folder, ``dvc`` fails, or there are no finished experiments.
     """
+    if runs:
+        summary = seed_report(runs_table(runs, seed_param), seed_param=seed_param, metrics=metrics)
+        return write_seed_report(summary, out_dir)
     repo_dir = Path(repo_dir)
     if not repo_dir.is_dir():
         raise PockNetError(f"DVC repository {repo_dir} is not a folder")
