@@ -200,8 +200,16 @@ def test_view_predicts_when_given_only_a_structure(tmp_path: Path, p2rank_test: 
 
 
 def test_empty_prediction_page_says_so(tmp_path: Path, p2rank_test: Path) -> None:
-    result = pocknet("predict", str(p2rank_test / "liganated" / "1a82a.pdb"), "--threshold", "1", "-o",
-                     str(tmp_path), "--formats", "pdb,html,json")  # fmt: skip
+    # --threshold replaces the first level's seed only; a one-level copy of the model leaves no pocket at 1
+    from pocknet.model.files import save_model
+    from pocknet.predict.predictor import Predictor
+
+    bundle = Predictor(predicted_model=None).bundle
+    one_level = tmp_path / "one_level.pt"
+    save_model(bundle.replace(pockets={**bundle.pockets, "second_seed_threshold": "none"}), one_level)
+    result = pocknet("predict", str(p2rank_test / "liganated" / "1a82a.pdb"), "--threshold", "1", "--model",
+                     str(one_level), "-o", str(tmp_path / "out"), "--formats", "pdb,html,json")  # fmt: skip
+    tmp_path = tmp_path / "out"
     assert result.returncode == 0, result.stderr
     page = (tmp_path / "1a82a.pdb.html").read_text()
     assert 'id="no-pockets"' in page and "No pockets were predicted" in page

@@ -91,7 +91,8 @@ class _Number(click.ParamType):
 @click.option("--chains", default=None, help="Comma-separated chain ids to keep (default: all).")
 @click.option("--threshold", type=_Number(0.0, 1.0, what="a probability in [0, 1]"), default=None,
               help="Points with probability >= this seed pockets, in [0, 1] (default: the model's pocket "
-                   "seed threshold, chosen on validation).")
+                   "seed threshold, chosen on validation). The model's second level, if any, still adds "
+                   "pockets seeded below it.")
 @click.option("--formats", default="csv,pdb,pml,cxc,json", show_default=True,
               help="Outputs to write, of csv, pdb, pml, cxc, html (the 3D page of `pocknet view`), json; or all.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
