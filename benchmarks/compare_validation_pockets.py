@@ -18,11 +18,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from validation_pockets import add_data_arguments, dca_ranks, raw_predictor, scored_proteins, validation_ids
+from validation_pockets import add_data_arguments, pocket_hits, raw_predictor, scored_proteins, validation_ids
 
 from pocknet.evaluate.stats import mcnemar
-from pocknet.metrics.pockets import ligand_success
-from pocknet.predict.pockets import find_pockets
 
 
 def ligand_hits(
@@ -32,15 +30,8 @@ def ligand_hits(
     predictor = raw_predictor(model)
     config = predictor.pocket_config
     seed = config.seed_for(predictor.bundle.threshold)
-    hits, top1 = [], []
-    for protein in scored_proteins(predictor, protein_ids, features_dir, model.name):
-        features = protein.features
-        pockets = find_pockets(features.points, protein.probabilities, seed, features.atom_coords,
-                               features.atom_residue, protein.exposed, config)  # fmt: skip
-        ranks = dca_ranks(protein, pockets)
-        hits.append(ligand_success(ranks, len(protein.ligands)))
-        top1.append(bool(np.any(ranks == 1)))
-    return np.concatenate(hits), np.asarray(top1), seed, config.second_seed_for(seed)
+    proteins = list(scored_proteins(predictor, protein_ids, features_dir, model.name))
+    return (*pocket_hits(proteins, config, seed), seed, config.second_seed_for(seed))
 
 
 def main() -> int:

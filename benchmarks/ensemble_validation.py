@@ -26,19 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from validation_pockets import (
-    ScoredProtein,
-    add_data_arguments,
-    dca_ranks,
-    raw_predictor,
-    scored_proteins,
-    validation_ids,
-)
+from validation_pockets import add_data_arguments, pocket_hits, raw_predictor, scored_proteins, validation_ids
 
 from pocknet.evaluate.stats import mcnemar
 from pocknet.featurize.features import ProteinFeatures
-from pocknet.metrics.pockets import ligand_success
-from pocknet.predict.pockets import PocketConfig, find_pockets
 from pocknet.predict.predictor import Predictor
 from pocknet.predict.seed_threshold import choose_seed_thresholds, seed_threshold_pairs, seed_threshold_table
 
@@ -57,20 +48,6 @@ class CachedScores:
         return self.scores[id(features)]
 
 
-def hits(proteins: list[ScoredProtein], config: PocketConfig, seed: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per-ligand DCA top-n hits and per-protein success@1 of the pockets at ``seed`` (and ``config``'s second level)."""
-    per_ligand, top1 = [], []
-    for protein in proteins:
-        f = protein.features
-        pockets = find_pockets(
-            f.points, protein.probabilities, seed, f.atom_coords, f.atom_residue, protein.exposed, config
-        )
-        ranks = dca_ranks(protein, pockets)
-        per_ligand.append(ligand_success(ranks, len(protein.ligands)))
-        top1.append(bool(np.any(ranks == 1)))
-    return np.concatenate(per_ligand), np.asarray(top1)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", type=Path, nargs="+")
@@ -87,7 +64,7 @@ def main() -> int:
     for model, predictor, probabilities in zip(args.models, predictors, scores):
         seed = predictor.pocket_config.seed_for(predictor.bundle.threshold)
         own = [protein._replace(probabilities=q) for protein, q in zip(scored, probabilities)]
-        result = hits(own, predictor.pocket_config, seed)
+        result = pocket_hits(own, predictor.pocket_config, seed)
         reference = reference or result
         rows.append(_row(str(model), seed,
                          predictor.pocket_config.second_seed_for(seed), result, reference))  # fmt: skip
@@ -103,7 +80,9 @@ def main() -> int:
             predictors[0].pocket_config, second_seed_threshold="none" if second is None else second
         )
         averaged = [protein._replace(probabilities=q) for protein, q in zip(scored, mean)]
-        rows.append(_row(f"mean of the first {k}", seed, second, hits(averaged, config, seed), reference))
+        rows.append(
+            _row(f"mean of the first {k}", seed, second, pocket_hits(averaged, config, seed), reference)
+        )
     print(
         f"validation: {len(scored)} proteins with ligands, {reference[0].size} ligands; tests against the first model"
     )

@@ -3,7 +3,8 @@
 Asks whether a pocket former that links less (or more) would serve a model better. Reads the
 validation split of ``data/04_h5/splits.csv`` and the feature files; chooses nothing (the result
 goes to RESULTS.md; ``pockets.link_distance`` changes only through params.yaml and the finalize
-stage). Pockets come from each model's raw probabilities, as in the finalize stage's seed table.
+stage). Pockets come from each model's raw probabilities, as in the finalize stage's seed table,
+on one level (the grid is about linking, not about a second seed level).
 
 Usage: python benchmarks/link_distance_grid.py MODEL [MODEL ...] [--links 1.5 2 2.5 3 4]
        [--seeds 0.9 0.95 0.97 0.98 0.99] [--out grid.json]
@@ -35,7 +36,10 @@ def grid(
 ) -> list[dict]:
     """One row per (link distance, seed threshold): DCA top-n, top-(n+2), success@1, mean pockets."""
     predictor = raw_predictor(model)
-    configs = {link: dataclasses.replace(predictor.pocket_config, link_distance=link) for link in links}
+    configs = {
+        link: dataclasses.replace(predictor.pocket_config, link_distance=link, second_seed_threshold="none")
+        for link in links
+    }
     records: dict[tuple[float, float], list[dict]] = {(link, seed): [] for link in links for seed in seeds}
     for protein in scored_proteins(predictor, protein_ids, features_dir, model.name):
         features = protein.features

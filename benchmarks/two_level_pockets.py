@@ -14,10 +14,10 @@ Usage: python benchmarks/two_level_pockets.py MODEL [MODEL ...] [--highs 0.97 0.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from validation_pockets import (
     add_data_arguments,
@@ -28,17 +28,7 @@ from validation_pockets import (
     validation_ids,
 )
 
-from pocknet.predict.pockets import find_pockets
-from pocknet.predict.prediction import Pocket
-
-
-def two_level(first: list[Pocket], second: list[Pocket], n_points: int) -> list[Pocket]:
-    """``first`` as it is, then the pockets of ``second`` that share no point with ``first``, by score."""
-    taken = np.zeros(n_points, dtype=bool)
-    for pocket in first:
-        taken[pocket.point_indices] = True
-    extra = sorted((p for p in second if not taken[p.point_indices].any()), key=lambda p: -p.score)
-    return [*first, *extra]
+from pocknet.predict.pockets import find_pockets, stack_levels
 
 
 def grid(
@@ -46,7 +36,9 @@ def grid(
 ) -> list[dict]:
     """One row per (high, low) pair with low < high: DCA top-n, top-(n+2), success@1, mean pockets."""
     predictor = raw_predictor(model)
-    config = predictor.pocket_config
+    config = dataclasses.replace(
+        predictor.pocket_config, second_seed_threshold="none"
+    )  # the grid stacks itself
     pairs = [(high, low) for high in highs for low in lows if low < high]
     records: dict[tuple[float, float], list[dict]] = {pair: [] for pair in pairs}
     for protein in scored_proteins(predictor, protein_ids, features_dir, model.name):
@@ -55,7 +47,7 @@ def grid(
                                   features.atom_residue, protein.exposed, config) for t in {*highs, *lows}}  # fmt: skip
         for high, low in pairs:
             records[(high, low)].append(
-                record(protein, two_level(seeded[high], seeded[low], len(features.points)))
+                record(protein, stack_levels(seeded[high], seeded[low], len(features.points)))
             )
     return [
         {"model": model.name, "high": high, "low": low, **summary_row(rows)}

@@ -17,7 +17,9 @@ import pandas as pd
 from pocknet.featurize.descriptors import exposed_atoms
 from pocknet.featurize.feature_files import load_features
 from pocknet.featurize.features import ProteinFeatures, relevant_ligand_atoms
-from pocknet.metrics.pockets import evaluate_proteins
+from pocknet.metrics.pockets import evaluate_proteins, ligand_success
+from pocknet.predict.pocket_config import PocketConfig
+from pocknet.predict.pockets import find_pockets
 from pocknet.predict.prediction import Pocket
 from pocknet.predict.predictor import Predictor
 from pocknet.progress import progress
@@ -79,3 +81,20 @@ def summary_row(rows: list[dict]) -> dict:
         **{k: result[k] for k in ("dca_top_n", "dca_top_n2", "dca_success_at_1", "n_ligands")},
         "mean_pockets": float(np.mean([len(r["centres"]) for r in rows])) if rows else float("nan"),
     }
+
+
+def pocket_hits(
+    proteins: list[ScoredProtein], config: PocketConfig, seed: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-ligand DCA top-n hits and per-protein success@1 of the pockets seeded at ``seed``
+    (and at ``config``'s second level), in the order of ``proteins``."""
+    per_ligand, top1 = [], []
+    for protein in proteins:
+        f = protein.features
+        pockets = find_pockets(
+            f.points, protein.probabilities, seed, f.atom_coords, f.atom_residue, protein.exposed, config
+        )
+        ranks = dca_ranks(protein, pockets)
+        per_ligand.append(ligand_success(ranks, len(protein.ligands)))
+        top1.append(bool(np.any(ranks == 1)))
+    return np.concatenate(per_ligand), np.asarray(top1)
