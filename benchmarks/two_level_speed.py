@@ -1,12 +1,14 @@
-"""What the second pocket level costs `pocknet predict`: the shipped model with and without it.
+"""What the second pocket level (or the pocket rescorer) costs `pocknet predict`: the shipped model with and without it.
 
 Times ``Predictor.predict_file`` and writing the five default formats for the shipped model as it
-is (two levels) and with ``second_seed_threshold: none`` (one level), interleaved structure by
-structure on one core, best of ``--repeats``; CPU seconds of this process (``time.process_time``),
-which other jobs on the machine disturb less than wall time. Same structures as
-benchmarks/predict_speed.py (the first 40 COACH420 entries by default).
+is and without the part named by ``--variant`` (``second-level``: ``second_seed_threshold: none``;
+``rescorer``: no pocket rescorer), interleaved structure by structure on one core, best of
+``--repeats``; CPU seconds of this process (``time.process_time``), which other jobs on the
+machine disturb less than wall time. Same structures as benchmarks/predict_speed.py (the first
+40 COACH420 entries by default).
 
-Usage: python benchmarks/two_level_speed.py [--datasets ../shared/datasets] [--set coach40|p2rank-test] [--repeats 3]
+Usage: python benchmarks/two_level_speed.py [--variant second-level|rescorer] [--datasets ../shared/datasets]
+       [--set coach40|p2rank-test] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -65,24 +67,30 @@ def main() -> None:
     )
     parser.add_argument("--set", default="coach40", choices=["coach40", "p2rank-test"])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--variant", default="second-level", choices=["second-level", "rescorer"])
     args = parser.parse_args()
-    two = Predictor(predicted_model=None)
-    config = two.pocket_config
-    print(f"shipped: seed {config.seed_for(two.bundle.threshold)}, second {config.second_seed_threshold}")
-    one = Predictor(
-        bundle=two.bundle.replace(pockets={**two.bundle.pockets, "second_seed_threshold": "none"})
-    )
-    times: dict[str, list[tuple[float, float, int]]] = {"one level": [], "two levels": []}
+    shipped = Predictor(predicted_model=None)
+    config = shipped.pocket_config
+    print(f"shipped: seed {config.seed_for(shipped.bundle.threshold)}, second {config.second_seed_threshold}, "
+          f"rescorer {shipped.info()['pocket_rescorer']}")  # fmt: skip
+    if args.variant == "second-level":
+        names = ("one level", "two levels")
+        without = shipped.bundle.replace(pockets={**shipped.bundle.pockets, "second_seed_threshold": "none"})
+    else:
+        names = ("no rescorer", "rescorer")
+        without = shipped.bundle.replace(pocket_rescorer=None)
+    pair = (Predictor(bundle=without), shipped)
+    times: dict[str, list[tuple[float, float, int]]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as out:
         for path in structures(args.datasets, args.set):
-            for name, predictor in (("one level", one), ("two levels", two)):
+            for name, predictor in zip(names, pair):
                 times[name].append(cpu_seconds(predictor, path, Path(out), args.repeats))
     for name, rows in times.items():
         predict, total, pockets = zip(*rows)
-        print(f"{name:10s}: predict {statistics.median(predict):.4f} s, predict + write {statistics.median(total):.4f} s "
+        print(f"{name:11s}: predict {statistics.median(predict):.4f} s, predict + write {statistics.median(total):.4f} s "
               f"(median CPU s per structure), pockets per structure {statistics.mean(pockets):.1f}")  # fmt: skip
-    ratios = [b[1] / a[1] for a, b in zip(times["one level"], times["two levels"])]
-    print(f"two / one level, predict + write, per structure: median {statistics.median(ratios):.3f} "
+    ratios = [b[1] / a[1] for a, b in zip(times[names[0]], times[names[1]])]
+    print(f"{names[1]} / {names[0]}, predict + write, per structure: median {statistics.median(ratios):.3f} "
           f"(range {min(ratios):.3f}–{max(ratios):.3f})")  # fmt: skip
 
 

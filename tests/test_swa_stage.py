@@ -116,3 +116,66 @@ def test_finalize_calibrates_every_level_on_validation_only(trained, p2rank_test
     raw = Predictor(bundle=bundle.replace(calibration=None)).predict_features(features[ids[0]])
     assert [(p.rank, p.score) for p in calibrated.pockets] == [(p.rank, p.score) for p in raw.pockets]
     np.testing.assert_array_equal(calibrated.model_probabilities, raw.probabilities)
+
+
+def test_the_pocket_rescorer_learns_on_training_proteins_and_ranks_the_shipped_pockets(trained, p2rank_test, tmp_path):
+    import pandas as pd
+    from training_fixtures import PROTEINS
+
+    from pocknet.featurize.features import FeaturizeConfig, featurize_file
+    from pocknet.model.files import save_model
+    from pocknet.predict.predictor import Predictor
+    from pocknet.train.finalize import FinalizeConfig, calibrate_bundle
+    from pocknet.train.pocket_rescorer import RescorerSettings, resolve_pocket_rescorer
+
+    h5, history, params = trained
+    with H5Reader(h5) as reader:
+        swa_bundle, _ = stochastic_weight_average(history, reader, SwaConfig(mode="fixed", start=1, stop=3),
+                                                  TrainingConfig.from_params(params))  # fmt: skip
+    features = {rel: featurize_file(p2rank_test / rel, FeaturizeConfig()) for rel in PROTEINS}
+    ids = sorted(features)
+    # seeds from the tiny model's own score quantiles, so that every protein has several pockets
+    scores = np.concatenate([Predictor(bundle=swa_bundle).score(features[pid]) for pid in ids])
+    pockets = {"seed_threshold": float(np.quantile(scores, 0.9)), "second_seed_threshold": float(np.quantile(scores, 0.8))}
+    swa_bundle = swa_bundle.replace(pockets=pockets)
+    splits = pd.DataFrame({"protein": ids, "split": ["train", "train", "val", "test"]})
+    read = []
+
+    def loader(pid):
+        def load():
+            read.append(pid)
+            return features[pid]
+        return load
+
+    loaders = {pid: loader(pid) for pid in ids}
+    settings = RescorerSettings(max_iter=5, min_samples_leaf=2)
+    assert resolve_pocket_rescorer(swa_bundle, loaders, splits, "none", settings) == {
+        "rescorer": None, "metrics": {"mode": "none", "used": False}}  # fmt: skip
+    assert not read
+    result = resolve_pocket_rescorer(swa_bundle, loaders, splits, "always", settings)
+    assert ids[3] not in read and set(read) == set(ids[:3])  # the test protein is never read
+    metrics = result["metrics"]
+    assert metrics["used"] and metrics["trees"] == 5 and metrics["train_proteins"] == 2
+    assert 0 < metrics["train_hit_pockets"] < metrics["train_pockets"]
+    assert {"val_dca_top_n_score_order", "val_dca_top_n_rescored"} <= set(metrics)
+
+    bundle, _, _ = calibrate_bundle({"swa": swa_bundle}, loaders, splits, pockets, FinalizeConfig(calibration_folds=2),
+                                    result["rescorer"])  # fmt: skip
+    assert bundle.calibration["pocket"]["feature"] == "identity"  # fitted on the rescorer's logits
+    path = tmp_path / "final.pt"
+    save_model(bundle, path)
+    assert torch.load(path, map_location="cpu", weights_only=True)["pocket_rescorer"] == result["rescorer"]
+    prediction = Predictor(path).predict_features(features[ids[2]])
+    rescores = [p.rescore for p in prediction.pockets]
+    assert len(rescores) > 1 and rescores == sorted(rescores, reverse=True)
+    probabilities = [p.probability for p in prediction.pockets]
+    assert probabilities == sorted(probabilities, reverse=True)  # calibrated on the rescore: rank order kept
+    plain = Predictor(bundle=bundle.replace(pocket_rescorer=None, calibration=None)).predict_features(features[ids[2]])
+    assert sorted(p.score for p in plain.pockets) == sorted(p.score for p in prediction.pockets)  # same pockets
+    assert all(np.isnan(p.rescore) for p in plain.pockets)
+    save_model(bundle.replace(pocket_rescorer=None), path)  # no rescorer: no key, so older files keep their bytes
+    assert "pocket_rescorer" not in torch.load(path, map_location="cpu", weights_only=True)
+    with pytest.raises(ConfigError, match="pocket_rescoring"):
+        FinalizeConfig(pocket_rescoring="sometimes")
+    with pytest.raises(ConfigError, match="max_iter"):
+        FinalizeConfig(pocket_rescorer={"max_iter": 0})

@@ -249,7 +249,7 @@ def info_cmd(model: str | None) -> None:
     click.echo(f"model: {info['path']}")
     second = info["pocket_second_seed_threshold"]
     click.echo(f"  embeddings: {info['embedding_model']}; point threshold {info['threshold']:.3f}, pocket seed threshold {info['pocket_seed_threshold']:.3f}"
-               f" (second level {'none' if second is None else f'{second:.3f}'}); params {info['params_hash']}")
+               f" (second level {'none' if second is None else f'{second:.3f}'}; ranked by {info['pocket_rescorer'] or 'score'}); params {info['params_hash']}")
     click.echo("  validation: " + ", ".join(f"{k} {v:.3f}" for k, v in info["validation"].items() if v is not None))
     if model is None:
         click.echo(f"predicted structures: {info['predicted_model'] or 'the default model (no model without bfactor installed)'}")

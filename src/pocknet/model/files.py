@@ -70,6 +70,9 @@ class ModelBundle:
     featurize_config: dict[str, Any] = dataclasses.field(default_factory=dict)
     pockets: dict[str, Any] = dataclasses.field(default_factory=dict)
     calibration: dict[str, Any] | None = None
+    # PocketRescorer.to_dict() of the finalize stage, or None; a None is not written, so files
+    # without a rescorer keep their bytes
+    pocket_rescorer: dict[str, Any] | None = None
 
     @classmethod
     def from_network(
@@ -132,6 +135,8 @@ class ModelBundle:
         same content in other bytes, and a re-saved model would hash differently.
         """
         fields = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        if fields["pocket_rescorer"] is None:
+            del fields["pocket_rescorer"]
         content = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, **fields}
         keys = getattr(self, "_file_keys", None) or {}
         return {keys.get(name, name): value for name, value in content.items()}

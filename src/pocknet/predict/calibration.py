@@ -183,6 +183,7 @@ def fit_levels(
     bins: int = 10,
     folds: int = 5,
     uncalibrated: Mapping[str, np.ndarray] | None = None,
+    pocket_feature: str = "log1p",
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Fit every level on validation data and measure it.
 
@@ -200,6 +201,8 @@ def fit_levels(
         Optional level → the probabilities users read without calibration
         (points: the model's sigmoid; residues: the best point nearby), for the
         "before" ECE.
+    pocket_feature
+        ``log1p`` for pocket scores (Σ p²), ``identity`` for a pocket rescorer's logits.
 
     Returns
     -------
@@ -233,7 +236,7 @@ def fit_levels(
         labels = labels.astype(bool)
         method, feature = LEVEL_FITS[level]
         if level == "pocket":
-            method = pocket_method
+            method, feature = pocket_method, pocket_feature
         stats: dict[str, Any] = {"method": method, "n": len(scores), "positives": int(labels.sum())}
         if len(scores) == 0:
             calibration[level] = None

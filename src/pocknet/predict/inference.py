@@ -39,7 +39,8 @@ __all__ = [
     "POCKET_TABLE_COLUMNS",
 ]
 
-POCKET_TABLE_COLUMNS = ["protein", "split", "rank", "level", "score", "probability", "center_x", "center_y", "center_z", "sas_points"]
+POCKET_TABLE_COLUMNS = ["protein", "split", "rank", "level", "rescore", "score", "probability", "center_x", "center_y",
+                        "center_z", "sas_points"]  # fmt: skip
 
 
 @dataclass
@@ -103,7 +104,8 @@ def write_predictions(plan: PredictionPlan, root: str | Path) -> None:
             np.save(handle, np.asarray(prediction.raw_probabilities, dtype=np.float32), allow_pickle=False)
         for pocket in prediction.pockets:
             x, y, z = (float(c) for c in pocket.centre)
-            records.append((pid, split, pocket.rank, pocket.level, pocket.score, pocket.probability, x, y, z, len(pocket.point_indices)))
+            records.append((pid, split, pocket.rank, pocket.level, pocket.rescore, pocket.score, pocket.probability,
+                            x, y, z, len(pocket.point_indices)))  # fmt: skip
     with atomic_write(root / "pockets.csv") as handle:
         pd.DataFrame(records, columns=POCKET_TABLE_COLUMNS).to_csv(handle, index=False)
     if seconds:

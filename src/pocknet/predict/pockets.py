@@ -28,7 +28,8 @@ The pocket recipe, in the order :func:`find_pockets` applies it:
    1–6 again at that lower threshold; the pockets that share no grown point with any first-level
    pocket are appended, ranked after all of them by their own score (``Pocket.level`` 2).
 
-Residue scores are independent of the pockets: :mod:`pocknet.predict.residues`.
+A model with a pocket rescorer re-ranks these pockets afterwards (:mod:`pocknet.predict.pocket_rescoring`,
+called by the predictor). Residue scores are independent of the pockets: :mod:`pocknet.predict.residues`.
 The settings live in :mod:`pocknet.predict.pocket_config`.
 
 Everything is numpy in / numpy out and vectorised with KD-trees and sparse

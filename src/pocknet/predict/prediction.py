@@ -19,7 +19,7 @@ __all__ = ["Pocket", "Prediction"]
 class Pocket:
     """One predicted pocket; indices refer to the prediction's feature arrays."""
 
-    rank: int  # 1-based: level-1 pockets by score, then level-2 pockets by score
+    rank: int  # 1-based: by rescore with a pocket rescorer, else level-1 pockets by score, then level-2 ones
     score: float  # Σ p² over the grown pocket's SAS points (model probabilities)
     probability: float  # P(centre within 4 Å of a ligand), calibrated on validation; NaN without a calibrator
     centre: np.ndarray  # [3] mean of the core cluster's points
@@ -27,6 +27,7 @@ class Pocket:
     residue_indices: np.ndarray  # int64, residues with an exposed atom within 3.5 Å of its points
     atom_indices: np.ndarray  # int64, exposed (surface) atoms within 3.5 Å of its points
     level: int = 1  # 1: seeded at the seed threshold; 2: at the second, lower one (ranked after level 1)
+    rescore: float = float("nan")  # the pocket rescorer's logit, which ranks the pockets; NaN without one
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from pocknet.model.files import ModelBundle, load_model
 from pocknet.predict.bundled import DEFAULT_MODEL, PREDICTED_MODEL, default_model_path, predicted_model_path
 from pocknet.trainset.neighbours import nearest_residues
 from pocknet.predict.pockets import PocketConfig, find_pockets
+from pocknet.predict.pocket_rescoring import PocketRescorer, rescore
 from pocknet.predict.residues import residue_pocket_ranks, residue_scores, zscores
 from pocknet.predict.prediction import Prediction
 from pocknet.embed.residue_chains import protein_residue_embeddings
@@ -125,6 +126,8 @@ class Predictor:
             # level → callable or None; old model files hold only the pocket calibrator
             self.calibrators = calibrators(calibration)
             self.calibrator = self.calibrators["pocket"]
+            rescorer = self.bundle.pocket_rescorer
+            self.rescorer = None if rescorer is None else PocketRescorer.from_dict(rescorer)
             self._calibration_notes = tuple(n for n in [calibration_note(calibration)] if n)
         except PockNetError as exc:
             raise PockNetError(f"{self.path}: model settings: {exc}") from exc
@@ -234,8 +237,11 @@ class Predictor:
         exposed = exposed_atoms(features.points, features.atom_coords, self.featurize_config.descriptors.exposed_distance)
         pockets = find_pockets(
             features.points, probabilities, threshold, features.atom_coords, features.atom_residue,
-            exposed, self.pocket_config, calibrator=self.calibrator,
+            exposed, self.pocket_config, calibrator=None if self.rescorer is not None else self.calibrator,
         )  # fmt: skip
+        if self.rescorer is not None:  # its calibrator maps the rescorer's logits
+            pockets = rescore(pockets, self.rescorer, probabilities, features.descriptors, features.descriptor_names,
+                              self.calibrator)  # fmt: skip
         n_residues = len(features.residue_chain)
         score, best = residue_scores(
             features.points, probabilities, features.atom_coords, features.atom_residue, n_residues,
@@ -299,6 +305,7 @@ class Predictor:
             "threshold": b.threshold,
             "pocket_seed_threshold": self.pocket_config.seed_for(b.threshold),
             "pocket_second_seed_threshold": self.pocket_config.second_seed_for(self.pocket_config.seed_for(b.threshold)),
+            "pocket_rescorer": f"{self.rescorer.n_trees} trees" if self.rescorer is not None else None,
             "params_hash": b.params_hash[:12],
             "validation": {k: b.metrics.get(k) for k in ("pr_auc", "roc_auc", "iou")},
             "predicted_model": str(self.predicted_model_path) if self.predicted_model_path else None,

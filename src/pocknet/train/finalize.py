@@ -7,11 +7,13 @@ relevant ligand:
 
 * points: Platt scaling of the model logit against the point label (neutral points left out);
 * residues: Platt scaling of log1p(residue score) against "a heavy atom within 4 Å of a relevant ligand atom";
-* pockets: a smooth monotone map of the pocket score (``finalize.calibration``, default
-  ``pchip``) against "centre within 4 Å of a relevant ligand atom" (DCA).
+* pockets: a smooth monotone map of what ranks them (the pocket rescorer's logit, else the
+  pocket score; ``finalize.calibration``, default ``pchip``) against "centre within 4 Å of a
+  relevant ligand atom" (DCA).
 
-Pockets, their scores and ranks are those of the raw model probabilities and the
-validation-chosen threshold; calibration only changes the probabilities users read.
+Pockets and their scores are those of the raw model probabilities and the validation-chosen
+thresholds, their ranks those of the pocket rescorer (:mod:`pocknet.train.pocket_rescorer`)
+when the model has one; calibration only changes the probabilities users read.
 Per validation protein only logits, scores and labels are kept (a few MB for
 CHEN11's validation split); the expected calibration error of each level goes to
 the stage metrics, in sample and cross-fitted by protein.
@@ -19,25 +21,28 @@ the stage metrics, in sample and cross-fitted by protein.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pocknet.predict.calibration import LEVELS, binding_residues, fit_levels, pocket_hits
 from pocknet.config import dataclass_from_params
 from pocknet.errors import ConfigError
 from pocknet.featurize.features import ProteinFeatures, relevant_ligand_atoms
 from pocknet.model.files import ModelBundle
+from pocknet.predict.calibration import LEVELS, binding_residues, fit_levels, pocket_hits
 from pocknet.predict.pockets import PocketConfig
 from pocknet.predict.predictor import Predictor
 from pocknet.progress import progress
+from pocknet.train.pocket_rescorer import RESCORING_MODES, RescorerSettings
 
-__all__ = ["FinalizeConfig", "select_candidate", "calibrate_bundle", "validation_calibration_data"]
+__all__ = ["FinalizeConfig", "calibrate_bundle", "select_candidate", "validation_calibration_data"]
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +54,17 @@ class FinalizeConfig:
     calibration: str = "pchip"  # pocket map (points and residues: Platt): pchip | platt | isotonic
     calibration_bins: int = 10  # ECE / reliability bins
     calibration_folds: int = 5  # protein folds for the cross-fitted ECE
+    pocket_rescoring: str = "validation"  # validation | none | always (pocknet.train.pocket_rescorer)
+    # its tree settings (RescorerSettings)
+    pocket_rescorer: Mapping[str, Any] = field(default_factory=lambda: dataclasses.asdict(RescorerSettings()))
 
     def __post_init__(self) -> None:
         from pocknet.predict.calibration_maps import CALIBRATION_METHODS
+        if self.pocket_rescoring not in RESCORING_MODES:
+            raise ConfigError(
+                f"finalize.pocket_rescoring must be one of {list(RESCORING_MODES)}, got {self.pocket_rescoring!r}"
+            )
+        RescorerSettings.from_params(self.pocket_rescorer)  # validate early
 
         if self.calibration not in CALIBRATION_METHODS:
             raise ConfigError(f"finalize.calibration must be one of {list(CALIBRATION_METHODS)}, got {self.calibration!r}")
@@ -61,7 +74,7 @@ class FinalizeConfig:
                 raise ConfigError(f"finalize.{name} must be an integer >= {least}, got {value!r}")
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any] | None) -> "FinalizeConfig":
+    def from_params(cls, params: Mapping[str, Any] | None) -> FinalizeConfig:
         return dataclass_from_params(cls, params, "finalize")
 
 
@@ -106,7 +119,9 @@ def validation_calibration_data(
         }
         if prediction.pockets:
             hits = pocket_hits(np.stack([p.centre for p in prediction.pockets]), ligands)
-            rows["pocket"] = (np.array([p.score for p in prediction.pockets]), hits, None)
+            # the number that ranks them: the rescorer's logit, or the score
+            ranked_by = [p.score if predictor.rescorer is None else p.rescore for p in prediction.pockets]
+            rows["pocket"] = (np.array(ranked_by), hits, None)
             top1 += bool(hits[0])
         for level, (x, y, raw) in rows.items():
             columns[level]["x"].append(np.asarray(x, dtype=np.float64 if level != "point" else np.float32))
@@ -133,23 +148,28 @@ def calibrate_bundle(
     splits: pd.DataFrame,
     pockets: Mapping[str, Any],
     config: FinalizeConfig = FinalizeConfig(),
+    pocket_rescorer: Mapping[str, Any] | None = None,
 ) -> tuple[ModelBundle, dict[str, Any], pd.DataFrame]:
     """(final bundle, metrics, reliability table) from the candidates and the validation proteins.
 
     The bundle's ``calibration`` holds the point, residue and pocket calibrators,
     their validation ECE and reliability tables (:func:`pocknet.predict.calibration.fit_levels`).
+    With a ``pocket_rescorer`` (:mod:`pocknet.train.pocket_rescorer`) it ranks the pockets, and
+    the pocket map is fitted on its logits.
     """
     chosen = select_candidate(candidates)
     dataclass_from_params(PocketConfig, pockets, "pockets")  # validate early
     # predict with the raw model: calibration is fitted here
-    bundle = candidates[chosen].replace(pockets=dict(pockets), calibration=None)
+    bundle = candidates[chosen].replace(pockets=dict(pockets), calibration=None,
+                                        pocket_rescorer=dict(pocket_rescorer) if pocket_rescorer else None)  # fmt: skip
     predictor = Predictor(bundle=bundle)
     val_ids = sorted(splits.loc[splits["split"] == "val", "protein"])
     data, raw, counts = validation_calibration_data(predictor, protein_features, val_ids)
     if not len(data["pocket"][0]):
         log.warning("no validation pockets: pocket probabilities stay uncalibrated")
     calibration, reliability = fit_levels(data, pocket_method=config.calibration, bins=config.calibration_bins,
-                                          folds=config.calibration_folds, uncalibrated=raw)  # fmt: skip
+                                          folds=config.calibration_folds, uncalibrated=raw,
+                                          pocket_feature="log1p" if pocket_rescorer is None else "identity")  # fmt: skip
     if all(calibration[level] is None for level in LEVELS):
         log.warning("no validation data: probabilities stay uncalibrated")
     n_pockets, hits = len(data["pocket"][0]), data["pocket"][1]

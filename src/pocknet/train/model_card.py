@@ -106,6 +106,7 @@ def render_model_card(
         _features_line(bundle),
         f"- Point threshold (maximises validation {bundle.threshold_criterion.upper()}): {bundle.threshold:.4f}",
         _seed_threshold_line(bundle),
+        _rescorer_line(bundle),
         *_calibration_lines(bundle),
         "",
         "## Validation metrics (points of the validation proteins; never the test sets)",
@@ -136,6 +137,20 @@ def _seed_threshold_line(bundle: ModelBundle) -> str:
     if second is None:
         return line + "; no second level"
     return line + f"; second level {second:.4f} (its pockets that share no point with the first level's are ranked after them)"
+
+
+def _rescorer_line(bundle: ModelBundle) -> str:
+    numbers = bundle.provenance.get("pocket_rescoring") or {}
+    if bundle.pocket_rescorer is None:
+        why = " (validation DCA top-n did not rise)" if numbers.get("train_pockets") else ""
+        return f"- Pocket ranking: by score (Σ p²; level-1 pockets first){why}"
+    line = (f"- Pocket ranking: a pocket rescorer ({numbers.get('trees', '?')} gradient-boosted trees over per-pocket "
+            f"features, fitted on {numbers.get('train_pockets', '?')} pockets of the training proteins)")  # fmt: skip
+    if "val_dca_top_n_rescored" in numbers:
+        line += (f"; validation DCA top-n {numbers['val_dca_top_n_score_order']:.1%} by score → "
+                 f"{numbers['val_dca_top_n_rescored']:.1%} rescored, success@1 "
+                 f"{numbers['val_dca_success_at_1_score_order']:.1%} → {numbers['val_dca_success_at_1_rescored']:.1%}")
+    return line
 
 
 def ship(model_file: str | Path, training_data: str, dest: Path = PACKAGE_MODELS, predicted: bool = False) -> Path:

@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
-from pocknet.pipelines.finalize.nodes import choose_pocket_seed_threshold, finalize_model
+from pocknet.pipelines.finalize.nodes import choose_pocket_seed_threshold, finalize_model, fit_pocket_rescorer
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -13,8 +13,15 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="choose_pocket_seed_threshold",
             ),
             node(
-                finalize_model,
+                fit_pocket_rescorer,
                 inputs=["trained_model", "swa_model", "protein_features", "splits", "pocket_settings", "params:finalize"],
+                outputs="pocket_rescoring",
+                name="fit_pocket_rescorer",
+            ),
+            node(
+                finalize_model,
+                inputs=["trained_model", "swa_model", "protein_features", "splits", "pocket_settings", "params:finalize",
+                        "pocket_rescoring"],
                 outputs=["final_model", "final_metrics", "calibration_reliability"],
                 name="finalize_model",
             ),

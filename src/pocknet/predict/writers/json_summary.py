@@ -66,6 +66,7 @@ def json_summary(prediction: Prediction, structure_file: str | None = None) -> d
                 "name": f"pocket{pocket.rank}",
                 "rank": int(pocket.rank),
                 "level": int(pocket.level),  # 2: seeded at the second, lower threshold
+                "rescore": rounded(pocket.rescore, JSON_DECIMALS),  # the pocket rescorer's logit (ranks them); null without one
                 "score": rounded(pocket.score, JSON_DECIMALS),
                 # calibrated (never printed as 0 or 1); null without a calibrator
                 "probability": rounded(
