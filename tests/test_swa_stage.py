@@ -65,6 +65,20 @@ def test_calibration_config_is_validated():
         SwaConfig.from_params({"calibration": "pchip"})
 
 
+def _counting_loaders(features):
+    """Catalog-style loaders of ``features`` and the list of protein ids they were called for."""
+    read = []
+
+    def loader(pid):
+        def load():
+            read.append(pid)
+            return features[pid]
+
+        return load
+
+    return {pid: loader(pid) for pid in features}, read
+
+
 def test_finalize_calibrates_every_level_on_validation_only(trained, p2rank_test, tmp_path):
     import json
 
@@ -83,16 +97,9 @@ def test_finalize_calibrates_every_level_on_validation_only(trained, p2rank_test
     ids = sorted(features)
     # three proteins play validation, one is "test" and must not be read
     splits = pd.DataFrame({"protein": ids, "split": ["val", "val", "val", "test"]})
-    read = []
-
-    def loader(pid):
-        def load():
-            read.append(pid)
-            return features[pid]
-        return load
-
+    loaders, read = _counting_loaders(features)
     bundle, metrics, reliability = calibrate_bundle(
-        {"swa": swa_bundle}, {pid: loader(pid) for pid in ids}, splits, {}, FinalizeConfig(calibration_folds=3)
+        {"swa": swa_bundle}, loaders, splits, {}, FinalizeConfig(calibration_folds=3)
     )
     assert ids[3] not in read
     calibration = bundle.calibration
@@ -139,15 +146,7 @@ def test_the_pocket_rescorer_learns_on_training_proteins_and_ranks_the_shipped_p
     pockets = {"seed_threshold": float(np.quantile(scores, 0.9)), "second_seed_threshold": float(np.quantile(scores, 0.8))}
     swa_bundle = swa_bundle.replace(pockets=pockets)
     splits = pd.DataFrame({"protein": ids, "split": ["train", "train", "val", "test"]})
-    read = []
-
-    def loader(pid):
-        def load():
-            read.append(pid)
-            return features[pid]
-        return load
-
-    loaders = {pid: loader(pid) for pid in ids}
+    loaders, read = _counting_loaders(features)
     settings = RescorerSettings(max_iter=5, min_samples_leaf=2)
     assert resolve_pocket_rescorer(swa_bundle, loaders, splits, "none", settings) == {
         "rescorer": None, "metrics": {"mode": "none", "used": False}}  # fmt: skip
