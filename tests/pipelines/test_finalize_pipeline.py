@@ -1,5 +1,6 @@
-"""finalize in process: best-epoch vs SWA on validation PR-AUC, then point/residue/pocket
-calibration fitted on the validation proteins only (see :mod:`.fixtures`)."""
+"""finalize in process: best-epoch vs SWA on validation PR-AUC, the pocket rescorer (fitted on
+training proteins' pockets, kept on validation), then point/residue/pocket calibration fitted on
+the validation proteins only (see :mod:`.fixtures`)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def test_free_inputs_and_outputs():
     assert pipeline.inputs() == {"trained_model", "swa_model", "protein_features", "splits",
                                  "params:pockets", "params:finalize"}  # fmt: skip
     assert pipeline.outputs() == {"final_model", "final_metrics", "calibration_reliability", "seed_thresholds"}
+    assert "pocket_rescoring" in pipeline.all_outputs()  # in memory, between the rescorer and calibration
 
 
 def test_the_pocket_seed_thresholds_are_the_best_validation_dca_top_n(project, outputs):
@@ -90,9 +92,29 @@ def test_the_candidate_with_the_higher_validation_pr_auc_ships(project, outputs)
     assert final.threshold == candidates[chosen].threshold
 
 
-def test_calibration_reads_validation_proteins_only(project, outputs, validation):
+def test_finalize_reads_training_and_validation_proteins_only(project, outputs, validation):
     read = {pid for stage, pid in project.reads if stage == "finalize"}
-    assert read == set(validation)  # every validation protein has a ligand here; nothing else is read
+    splits = split_of(project)
+    training = {pid for pid, split in splits.items() if split == "train"}
+    # every validation protein has a ligand here; the training proteins are the rescorer's examples; no test or
+    # external protein is read
+    assert read == set(validation) | training
+    assert {splits[pid] for pid in read} == {"train", "val"}
+
+
+def test_the_pocket_rescorer_is_kept_only_if_validation_dca_top_n_rises(project, outputs):
+    final, metrics = outputs["final_model"], outputs["final_metrics"]
+    rescoring = metrics["pocket_rescoring"]
+    assert rescoring["mode"] == project.params["finalize"]["pocket_rescoring"] == "validation"
+    assert rescoring == final.provenance["pocket_rescoring"]
+    if "val_dca_top_n_rescored" not in rescoring:  # the mini project's training pockets may all miss or all hit
+        assert not rescoring["used"] and final.pocket_rescorer is None
+        return
+    assert rescoring["used"] == (rescoring["val_dca_top_n_rescored"] > rescoring["val_dca_top_n_score_order"])
+    assert (final.pocket_rescorer is not None) == rescoring["used"]
+    if rescoring["used"]:
+        assert final.pocket_rescorer["feature_names"][0] == "log_score"
+        assert final.calibration["pocket"]["feature"] == "identity"  # fitted on the rescorer's logits
 
 
 def test_model_carries_pockets_and_calibration_of_every_level(project, outputs, validation):

@@ -18,6 +18,7 @@ POCKET_COLUMNS = [
     "split",
     "rank",
     "level",
+    "rescore",
     "score",
     "probability",
     "center_x",
@@ -66,7 +67,12 @@ def test_pocket_table_is_ranked_per_protein(project, outputs, chosen):
     assert (table["sas_points"] >= project.params["pockets"]["min_points"]).all()
     for pid, pockets in table.groupby("protein", sort=False):
         assert pockets["rank"].tolist() == list(range(1, len(pockets) + 1))
-        assert pockets["score"].is_monotonic_decreasing
+        if pockets["rescore"].notna().all():  # a pocket rescorer ranks them, its calibrated probability falls with rank
+            assert pockets["rescore"].is_monotonic_decreasing and pockets["probability"].is_monotonic_decreasing
+        else:  # by score, level 1 first
+            assert pockets["rescore"].isna().all() and pockets["level"].is_monotonic_increasing
+            for _, level in pockets.groupby("level"):
+                assert level["score"].is_monotonic_decreasing
         atoms = project.features(pid).atom_coords
         centres = pockets[["center_x", "center_y", "center_z"]].to_numpy()
         assert ((centres > atoms.min(0) - 5) & (centres < atoms.max(0) + 5)).all()  # on the protein
