@@ -12,7 +12,9 @@ test or external set.
 Usage: python benchmarks/refinalize_seeds.py benchmarks/seeds/seed-13 [...] -o /tmp/refinalized
        (from the repository root, after ``dvc repro`` of the data stages: features, splits,
        external homologues)
-Writes ``OUT/<run>/metrics.json`` (the reporting stage's layout) and prints one row per run.
+       python benchmarks/refinalize_seeds.py --summary -o /tmp/refinalized
+Writes ``OUT/<run>/metrics.json`` and prints one row per run; ``--summary`` prints the mean ±
+95 % t-interval half width and the range of each headline number over the runs in ``OUT``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from pocknet.evaluate.seeds import t_interval
 from pocknet.featurize.descriptor_columns import DESCRIPTOR_NAMES
 from pocknet.featurize.feature_files import load_features
 from pocknet.model.files import load_model
@@ -59,11 +62,32 @@ def refinalize(
     return {"rescoring": rescoring["metrics"], "evaluation": metrics}
 
 
+def summary(out: Path) -> None:
+    """Markdown rows: metric | runs | mean ± 95 % half width | min – max (percent)."""
+    results = [json.loads(p.read_text()) for p in sorted(out.glob("*/metrics.json"))]
+    rows = [("validation DCA top-n (as shipped)", [r["rescoring"]["val_dca_top_n_rescored" if r["rescoring"]["used"]
+                                                     else "val_dca_top_n_score_order"] for r in results]),
+            ("validation success@1 (as shipped)", [r["rescoring"]["val_dca_success_at_1_rescored" if r["rescoring"]["used"]
+                                                     else "val_dca_success_at_1_score_order"] for r in results])]  # fmt: skip
+    rows += [(f"{s} {k}", [r["evaluation"][s][k] for r in results]) for s in SETS for k in KEYS]
+    print(f"rescorer kept in {sum(r['rescoring']['used'] for r in results)} of {len(results)} runs")
+    for name, values in rows:
+        mean, half = t_interval(values)
+        print(
+            f"| {name} | {len(values)} | {100 * mean:.1f} ± {100 * half:.1f} % | "
+            f"{100 * min(values):.1f} – {100 * max(values):.1f} % |"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("runs", nargs="*", type=Path)
     parser.add_argument("-o", "--out", type=Path, required=True)
+    parser.add_argument("--summary", action="store_true")
     args = parser.parse_args()
+    if args.summary:
+        summary(args.out)
+        return 0
     params = yaml.safe_load(Path("params.yaml").read_text())
     splits = pd.read_csv("data/04_h5/splits.csv")
     homologues = pd.read_csv("data/04_h5/external_homologues.csv")
