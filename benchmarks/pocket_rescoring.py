@@ -19,7 +19,7 @@ held-out training proteins' re-ranked pockets; candidates: logistic C in CV_C an
 boosting (scikit-learn's HistGradientBoostingClassifier, fixed settings). The chosen setting is
 fitted on every training pocket and read on validation once; the same rule as above decides.
 
-Usage: python benchmarks/pocket_rescoring.py MODEL [--cache /tmp/pocket_rescoring.npz]
+Usage: python benchmarks/pocket_rescoring.py MODEL [--cache /tmp/pocket_rescoring.pkl]
        [--features data/02_features/proteins] [--splits data/04_h5/splits.csv]
 """
 
@@ -33,15 +33,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from validation_pockets import add_data_arguments, raw_predictor, scored_proteins
+from validation_pockets import add_data_arguments, feature_loaders, raw_predictor
 
 from pocknet.evaluate.stats import mcnemar
-from pocknet.metrics.pockets import dca, ligand_success
-from pocknet.predict.pocket_rescoring import pocket_feature_names, pocket_features
-from pocknet.predict.pockets import find_pockets
-from pocknet.train.pocket_rescorer import RescorerSettings, fit_pocket_rescorer
+from pocknet.featurize.descriptor_columns import DESCRIPTOR_NAMES
+from pocknet.metrics.pockets import evaluate_proteins, ligand_success
+from pocknet.predict.pocket_rescoring import POCKET_SUMMARY_NAMES, pocket_feature_names
+from pocknet.train.pocket_rescorer import (
+    PocketExamples,
+    RescorerSettings,
+    fit_pocket_rescorer,
+    pocket_examples,
+)
 
-DCA_CUTOFF = 4.0
 CV_C = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)
 CV_FOLDS = 5
 
@@ -51,51 +55,46 @@ def split_ids(splits: Path, split: str) -> list[str]:
     return sorted(table.loc[table["split"] == split, "protein"])
 
 
-def pocket_tables(model: Path, features_dir: Path, protein_ids: list[str], desc: str) -> list[dict]:
-    """Per protein: pocket features [K, F], level [K], DCA distance of each pocket to each ligand [K, L]."""
-    predictor = raw_predictor(model)
-    config = predictor.pocket_config
-    seed = config.seed_for(predictor.bundle.threshold)
-    names = predictor.bundle.feature_names
-    tables = []
-    for protein in scored_proteins(predictor, protein_ids, features_dir, desc):
-        f = protein.features
-        pockets = find_pockets(
-            f.points, protein.probabilities, seed, f.atom_coords, f.atom_residue, protein.exposed, config
-        )
-        columns = [list(f.descriptor_names).index(n) for n in names]
-        centres = np.stack([p.centre for p in pockets]) if pockets else np.zeros((0, 3))
-        distances = np.stack([dca(centres, ligand) for ligand in protein.ligands], axis=1)
-        tables.append(
-            {
-                "protein": protein.protein,
-                "features": pocket_features(pockets, protein.probabilities, f.descriptors[:, columns], names),
-                "level": np.array([p.level for p in pockets], dtype=np.int64),
-                "distances": distances.reshape(len(pockets), len(protein.ligands)),
-            }
-        )
-    return tables
+def levels(examples: list[PocketExamples]) -> list[np.ndarray]:
+    """Per protein, 1 for each second-level pocket (the ``level2`` feature column)."""
+    column = POCKET_SUMMARY_NAMES.index("level2")
+    return [e.features[:, column] for e in examples]
 
 
-def outcomes(tables: list[dict], keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-ligand top-n and top-(n+2) hits and per-protein success@1 when pockets are ranked by ``keys`` (high first)."""
+def outcomes(
+    examples: list[PocketExamples], keys: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-ligand top-n and top-(n+2) hits and per-protein success@1 when pockets are ranked by ``keys`` (high first).
+
+    The evaluator is the project's (:func:`pocknet.metrics.pockets.evaluate_proteins`), on the
+    pockets' centres in key order.
+    """
+    records = [
+        {"protein": e.protein, "centres": e.centres[np.argsort(-key, kind="stable")], "ligands": e.ligands}
+        for e, key in zip(examples, keys, strict=True)
+    ]
     top_n, top_n2, top1 = [], [], []
-    for table, key in zip(tables, keys, strict=True):
-        order = np.argsort(-key, kind="stable")
-        hit = table["distances"][order] <= DCA_CUTOFF  # [K, L], rows in rank order
-        n = hit.shape[1]
-        ranks = (
-            np.where(hit.any(axis=0), hit.argmax(axis=0) + 1, 0) if len(hit) else np.zeros(n, dtype=np.int64)
-        )
-        top_n.append(ligand_success(ranks, n))
-        top_n2.append(ligand_success(ranks, n, tolerance=2))
+    for protein in evaluate_proteins(records)["per_protein"]:
+        ranks = np.asarray(protein["ranks_dca"])
+        top_n.append(ligand_success(ranks, len(ranks)))
+        top_n2.append(ligand_success(ranks, len(ranks), tolerance=2))
         top1.append(bool(np.any(ranks == 1)))
     return np.concatenate(top_n), np.concatenate(top_n2), np.asarray(top1)
 
 
-def shipped_keys(tables: list[dict]) -> list[np.ndarray]:
+def shipped_keys(examples: list[PocketExamples]) -> list[np.ndarray]:
     """The shipped order (pockets arrive ranked) as descending keys."""
-    return [-np.arange(len(t["level"]), dtype=np.float64) for t in tables]
+    return [-np.arange(len(e.centres), dtype=np.float64) for e in examples]
+
+
+def training_data(examples: list[PocketExamples]) -> tuple[np.ndarray, np.ndarray]:
+    """(pocket features, DCA hit) of every pocket, as the rescorer is fitted."""
+    return np.concatenate([e.features for e in examples]), np.concatenate([e.hits for e in examples])
+
+
+def scored(scorer, examples: list[PocketExamples]) -> list[np.ndarray]:
+    """``scorer``'s logits of each protein's pockets (none for a protein without pockets)."""
+    return [scorer(e.features) if len(e.centres) else np.zeros(0) for e in examples]
 
 
 def fitted_scorer(setting: str, x: np.ndarray, y: np.ndarray, names: tuple[str, ...]):
@@ -122,21 +121,19 @@ def cross_validated_top_n(
     for k in range(CV_FOLDS):
         inside = [t for t, f in zip(train, folds, strict=True) if f != k]
         held = [t for t, f in zip(train, folds, strict=True) if f == k]
-        x = np.concatenate([t["features"] for t in inside])
-        y = np.concatenate([(t["distances"] <= DCA_CUTOFF).any(axis=1) for t in inside])
+        x, y = training_data(inside)
         scorer = fitted_scorer(setting, x, y, names)
-        keys = [scorer(t["features"]) if len(t["level"]) else np.zeros(0) for t in held]
-        hits.append(outcomes(held, keys)[0])
+        hits.append(outcomes(held, scored(scorer, held))[0])
     return float(np.concatenate(hits).mean())
 
 
 def group_folds(train: list[dict], splits: Path) -> np.ndarray:
     """Fold of each training protein: its sequence-cluster group's position in a seeded shuffle, mod CV_FOLDS."""
     group_of = pd.read_csv(splits).set_index("protein")["group"]
-    groups = sorted({group_of[t["protein"]] for t in train})
+    groups = sorted({group_of[e.protein] for e in train})
     shuffled = np.random.default_rng(0).permutation(len(groups))
     fold_of = {g: int(shuffled[i]) % CV_FOLDS for i, g in enumerate(groups)}
-    return np.array([fold_of[group_of[t["protein"]]] for t in train])
+    return np.array([fold_of[group_of[e.protein]] for e in train])
 
 
 def protocol_two(train: list[dict], val: list[dict], splits: Path, names: tuple[str, ...], base) -> dict:
@@ -146,10 +143,7 @@ def protocol_two(train: list[dict], val: list[dict], splits: Path, names: tuple[
         cv[setting] = cross_validated_top_n(train, folds, setting, names)
         print(f"cv {setting}: {cv[setting]:.4f}", file=sys.stderr)
     chosen = max((s for s in cv if s != "shipped order"), key=lambda s: cv[s])  # first best: the order above
-    x = np.concatenate([t["features"] for t in train])
-    y = np.concatenate([(t["distances"] <= DCA_CUTOFF).any(axis=1) for t in train])
-    scorer = fitted_scorer(chosen, x, y, names)
-    got = outcomes(val, [scorer(t["features"]) if len(t["level"]) else np.zeros(0) for t in val])
+    got = outcomes(val, scored(fitted_scorer(chosen, *training_data(train), names), val))
     return {
         "cv_dca_top_n": cv,
         "chosen": chosen,
@@ -172,15 +166,15 @@ def main() -> int:
     if args.cache.exists():
         cached = pickle.loads(args.cache.read_bytes())
     else:
-        cached = {
-            split: pocket_tables(args.model, args.features, split_ids(args.splits, split), split)
-            for split in ("train", "val")
-        }
+        bundle = raw_predictor(args.model).bundle.replace(pocket_rescorer=None)  # pockets in Σ p² order
+        cached = {}
+        for split in ("train", "val"):
+            ids = split_ids(args.splits, split)
+            cached[split] = pocket_examples(bundle, feature_loaders(args.features, ids), ids, split)
         args.cache.write_bytes(pickle.dumps(cached))
     train, val = cached["train"], cached["val"]
-    names = pocket_feature_names(raw_predictor(args.model).bundle.feature_names)
-    x_train = np.concatenate([t["features"] for t in train])
-    y_train = np.concatenate([(t["distances"] <= DCA_CUTOFF).any(axis=1) for t in train])
+    names = pocket_feature_names(DESCRIPTOR_NAMES)
+    x_train, y_train = training_data(train)
     base = outcomes(val, shipped_keys(val))
     report: dict = {
         "train_proteins": len(train),
@@ -197,8 +191,8 @@ def main() -> int:
     }
     for c in (1.0, 0.01, 100.0):
         scorer = logistic(x_train, y_train, c)
-        logits = [scorer(t["features"]) if len(t["level"]) else np.zeros(0) for t in val]
-        within = [lg - 1e6 * (t["level"] == 2) for lg, t in zip(logits, val, strict=True)]
+        logits = scored(scorer, val)
+        within = [lg - 1e6 * level for lg, level in zip(logits, levels(val), strict=True)]
         for label, keys in ((f"C={c:g}, all pockets", logits), (f"C={c:g}, levels kept apart", within)):
             got = outcomes(val, keys)
             report["rows"][label] = {

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+from validation_pockets import feature_loaders
 
 from pocknet.evaluate.seeds import t_interval
 from pocknet.featurize.descriptor_columns import DESCRIPTOR_NAMES
-from pocknet.featurize.feature_files import load_features
 from pocknet.model.files import load_model
 from pocknet.pipelines.reporting.nodes import evaluate_predictions
 from pocknet.predict.inference import plan_predictions, write_predictions
@@ -92,8 +92,7 @@ def main() -> int:
     splits = pd.read_csv("data/04_h5/splits.csv")
     homologues = pd.read_csv("data/04_h5/external_homologues.csv")
     root = Path("data/02_features/proteins")
-    features = {pid: (lambda pid=pid: load_features(root / f"{pid}.npz")) for pid in splits["protein"]
-                if (root / f"{pid}.npz").is_file()}  # fmt: skip
+    features = feature_loaders(root, [pid for pid in splits["protein"] if (root / f"{pid}.npz").is_file()])
     for run in args.runs:
         result = refinalize(run, params, features, splits, homologues)
         out = args.out / run.name

@@ -7,7 +7,7 @@ as in the finalize stage's seed table; only the validation split is read.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -36,6 +36,11 @@ class ScoredProtein(NamedTuple):
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--features", type=Path, default=Path("data/02_features/proteins"))
     parser.add_argument("--splits", type=Path, default=Path("data/04_h5/splits.csv"))
+
+
+def feature_loaders(features_dir: Path, protein_ids: list[str]) -> dict[str, Callable[[], ProteinFeatures]]:
+    """Catalog-style loaders (as the pipeline's ``protein_features``) of the stored features."""
+    return {pid: (lambda pid=pid: load_features(features_dir / f"{pid}.npz")) for pid in protein_ids}
 
 
 def validation_ids(splits: Path) -> list[str]:
