@@ -33,7 +33,7 @@ from validation_pockets import add_data_arguments, feature_loaders, raw_predicto
 from pocknet.evaluate.stats import mcnemar
 from pocknet.featurize.descriptor_columns import DESCRIPTOR_NAMES
 from pocknet.featurize.features import relevant_ligand_atoms
-from pocknet.predict.pocket_rescoring import pocket_feature_names, pocket_features
+from pocknet.predict.pocket_rescoring import POCKET_STRUCTURE_NAMES, pocket_feature_names, pocket_features
 from pocknet.predict.predictor import Predictor
 from pocknet.progress import progress
 from pocknet.train.pocket_rescorer import RescorerSettings, fit_pocket_rescorer
@@ -58,10 +58,10 @@ GROUPS = {
     "position": ("centroid_distance",),
     "shape": ("pocket_spread",),
     "neighbours": ("log_rank", "log_pockets", "nearest_pocket", "nearest_better_pocket"),
-    "chains": ("chains",),
+    "chains": POCKET_STRUCTURE_NAMES,  # chosen: now computed by pocket_features itself
     "surroundings": ("mean_p_near", "member_share_near"),
 }
-EXTRA_NAMES = tuple(n for names in GROUPS.values() for n in names)
+EXTRA_NAMES = tuple(n for group, names in GROUPS.items() if group != "chains" for n in names)
 
 
 def context_features(pockets, features, probabilities: np.ndarray) -> np.ndarray:
@@ -96,7 +96,6 @@ def context_features(pockets, features, probabilities: np.ndarray) -> np.ndarray
     nearest = np.minimum(d.min(1), 30.0)
     better = np.where(scores[None, :] > scores[:, None], d, np.inf)
     nearest_better = np.minimum(better.min(1), 30.0)
-    chains = np.array([len(set(features.residue_chain[p.residue_indices].tolist())) for p in pockets], float)
     point_tree = cKDTree(points)
     near_points = point_tree.query_ball_point(centres, 8.0)
     mean_p_near = np.array([probabilities[n].mean() if n else 0.0 for n in near_points])
@@ -112,7 +111,6 @@ def context_features(pockets, features, probabilities: np.ndarray) -> np.ndarray
         "log_pockets": np.full(k, np.log(k)),
         "nearest_pocket": nearest,
         "nearest_better_pocket": nearest_better,
-        "chains": chains,
         "mean_p_near": mean_p_near,
         "member_share_near": member_share,
     }
@@ -122,7 +120,7 @@ def context_features(pockets, features, probabilities: np.ndarray) -> np.ndarray
 @dataclass(frozen=True)
 class Example:
     protein: str
-    features: np.ndarray  # [K, 44 + extras]
+    features: np.ndarray  # [K, pocket_feature_names + EXTRA_NAMES]
     centres: np.ndarray
     ligands: list
 
@@ -142,7 +140,13 @@ def collect(predictor: Predictor, loaders, ids: list[str], desc: str) -> list[Ex
             continue
         prediction = predictor.predict_features(features)
         pockets = prediction.pockets
-        base = pocket_features(pockets, prediction.raw_probabilities, features.descriptors, features.descriptor_names)
+        base = pocket_features(
+            pockets,
+            prediction.raw_probabilities,
+            features.descriptors,
+            features.descriptor_names,
+            features.residue_chain,
+        )
         extra = context_features(pockets, features, prediction.raw_probabilities)
         out.append(Example(pid, np.concatenate([base, extra], axis=1),
                            np.stack([p.centre for p in pockets]) if pockets else np.zeros((0, 3)), ligands))  # fmt: skip
@@ -189,12 +193,12 @@ def main() -> int:
             cached[split] = collect(predictor, feature_loaders(args.features, ids), ids, split)
         args.cache.write_bytes(pickle.dumps(cached))
     train, val = cached["train"], cached["val"]
-    base_names = pocket_feature_names(DESCRIPTOR_NAMES)
-    all_names = base_names + EXTRA_NAMES
+    all_names = pocket_feature_names(DESCRIPTOR_NAMES) + EXTRA_NAMES
+    base_names = tuple(n for n in pocket_feature_names(DESCRIPTOR_NAMES) if n not in POCKET_STRUCTURE_NAMES)
     candidates = {"shipped 44": base_names}
     for group, names in GROUPS.items():
         candidates[f"+{group}"] = base_names + names
-    candidates["+all"] = all_names
+    candidates["+all"] = base_names + tuple(n for names in GROUPS.values() for n in names)
     folds = group_folds(train, args.splits)
     cv = {"score order": float(outcomes(train, shipped_keys(train))[0].mean())}
     columns = {}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pocknet.errors import ConfigError
+from pocknet.errors import ConfigError, PockNetError
 from pocknet.predict.pocket_rescoring import (
+    POCKET_STRUCTURE_NAMES,
     POCKET_SUMMARY_NAMES,
     PocketRescorer,
     pocket_feature_names,
@@ -43,14 +44,20 @@ def _scene():
     return pockets, probabilities, descriptors
 
 
+CHAINS = np.array(["A", "A", "B", "B", "C"])  # pocket 1 holds residues 0-1 (one chain), pocket 2 0-4 (three)
+
+
 def test_feature_names_skip_bfactor():
     names = pocket_feature_names(DESCRIPTORS)
-    assert names == POCKET_SUMMARY_NAMES + ("mean:protrusion.protrusion", "mean:chem.atoms")
+    assert (
+        names
+        == POCKET_SUMMARY_NAMES + ("mean:protrusion.protrusion", "mean:chem.atoms") + POCKET_STRUCTURE_NAMES
+    )
 
 
 def test_pocket_features_by_hand():
     pockets, probabilities, descriptors = _scene()
-    got = pocket_features(pockets, probabilities, descriptors, DESCRIPTORS)
+    got = pocket_features(pockets, probabilities, descriptors, DESCRIPTORS, CHAINS)
     names = pocket_feature_names(DESCRIPTORS)
     assert got.shape == (2, len(names))
     column = dict(zip(names, got.T, strict=True))
@@ -68,11 +75,12 @@ def test_pocket_features_by_hand():
     np.testing.assert_allclose(column["log_structure_points"], np.log(7))
     np.testing.assert_allclose(column["mean:protrusion.protrusion"], [3.0, 8.0])
     np.testing.assert_allclose(column["mean:chem.atoms"], [20.0, 45.0])
+    np.testing.assert_array_equal(column["chains"], [1.0, 3.0])
 
 
 def test_no_pockets_no_rows():
     _, probabilities, descriptors = _scene()
-    assert pocket_features((), probabilities, descriptors, DESCRIPTORS).shape == (0, 12)
+    assert pocket_features((), probabilities, descriptors, DESCRIPTORS, CHAINS).shape == (0, 13)
 
 
 def _fitted():
@@ -135,16 +143,34 @@ def test_rescore_ranks_by_logit_and_calibrates_it():
     third = _pocket(3, [5], probabilities, level=2)
     # the larger the mean protrusion, the surer: pocket 2 (mean 8) before pocket 1 (mean 3) and 3 (mean 0)
     rescorer = _stump(names, names.index("mean:protrusion.protrusion"), 5.0, -1.0, 2.0)
-    got = rescore((*pockets, third), rescorer, probabilities, descriptors, DESCRIPTORS)
+    got = rescore((*pockets, third), rescorer, probabilities, descriptors, DESCRIPTORS, CHAINS)
     assert [p.rank for p in got] == [1, 2, 3]
     assert [list(p.point_indices) for p in got] == [[3, 4], [0, 1, 2], [5]]  # ties keep the former order
     assert [p.level for p in got] == [2, 1, 2]  # levels travel with their pockets
     assert [p.rescore for p in got] == [2.0, -1.0, -1.0]
     assert all(np.isnan(p.probability) for p in got)
     calibrated = rescore(
-        pockets, rescorer, probabilities, descriptors, DESCRIPTORS, lambda z: 1 / (1 + np.exp(-z))
+        pockets, rescorer, probabilities, descriptors, DESCRIPTORS, CHAINS, lambda z: 1 / (1 + np.exp(-z))
     )
     assert calibrated[0].probability == pytest.approx(1 / (1 + np.exp(-2.0)))
-    assert rescore((), rescorer, probabilities, descriptors, DESCRIPTORS) == ()
-    with pytest.raises(ValueError, match="other pocket features"):
-        rescore(pockets, rescorer, probabilities, descriptors[:, :2], DESCRIPTORS[:2])
+    assert rescore((), rescorer, probabilities, descriptors, DESCRIPTORS, CHAINS) == ()
+    # without chem.atoms there is no mean:chem.atoms column to read
+    atoms = _stump(names, names.index("mean:chem.atoms"), 5.0, -1.0, 2.0)
+    with pytest.raises(PockNetError, match="does not compute: mean:chem.atoms"):
+        rescore(pockets, atoms, probabilities, descriptors[:, :2], DESCRIPTORS[:2], CHAINS)
+
+
+def test_a_rescorer_reads_its_own_columns_by_name():
+    """A rescorer fitted on fewer (or reordered) features than this version computes still works."""
+    pockets, probabilities, descriptors = _scene()
+    names = pocket_feature_names(DESCRIPTORS)
+    older = tuple(n for n in names if n not in POCKET_STRUCTURE_NAMES)[::-1]  # before "chains", any order
+    by_chains = _stump(names, names.index("chains"), 2.0, 1.0, -1.0)  # one chain first
+    by_protrusion = _stump(older, older.index("mean:protrusion.protrusion"), 5.0, -1.0, 2.0)
+    assert [p.score for p in rescore(pockets, by_chains, probabilities, descriptors, DESCRIPTORS, CHAINS)] == [
+        pockets[0].score, pockets[1].score]  # fmt: skip
+    assert [p.score for p in rescore(pockets, by_protrusion, probabilities, descriptors, DESCRIPTORS, CHAINS)] == [
+        pockets[1].score, pockets[0].score]  # fmt: skip
+    with pytest.raises(PockNetError, match="does not compute: chains_v2"):
+        rescore(pockets, _stump((*names, "chains_v2"), 0, 0.0, 0.0, 0.0), probabilities, descriptors, DESCRIPTORS,
+                CHAINS)  # fmt: skip

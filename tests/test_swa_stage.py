@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from pocknet.errors import ConfigError
+from pocknet.errors import ConfigError, PockNetError
 from pocknet.trainset.h5reader import H5Reader
 from pocknet.train.swa_stage import SwaConfig, stochastic_weight_average, swa_window
 from pocknet.train.config import TrainingConfig
@@ -172,6 +172,11 @@ def test_the_pocket_rescorer_learns_on_training_proteins_and_ranks_the_shipped_p
     plain = Predictor(bundle=bundle.replace(pocket_rescorer=None, calibration=None)).predict_features(features[ids[2]])
     assert sorted(p.score for p in plain.pockets) == sorted(p.score for p in prediction.pockets)  # same pockets
     assert all(np.isnan(p.rescore) for p in plain.pockets)
+    # a rescorer that reads a pocket feature this version does not compute fails when the model loads
+    alien = {**result["rescorer"], "feature_names": [*result["rescorer"]["feature_names"][:-1], "from_the_future"]}
+    save_model(bundle.replace(pocket_rescorer=alien), path)
+    with pytest.raises(PockNetError, match="model settings: .*does not compute: from_the_future"):
+        Predictor(path)
     save_model(bundle.replace(pocket_rescorer=None), path)  # no rescorer: no key, so older files keep their bytes
     assert "pocket_rescorer" not in torch.load(path, map_location="cpu", weights_only=True)
     with pytest.raises(ConfigError, match="pocket_rescoring"):

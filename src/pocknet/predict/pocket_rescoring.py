@@ -19,14 +19,17 @@ from typing import Any
 
 import numpy as np
 
+from pocknet.errors import PockNetError
 from pocknet.predict.prediction import Pocket
 
 __all__ = [
+    "POCKET_STRUCTURE_NAMES",
     "POCKET_SUMMARY_NAMES",
     "PocketRescorer",
     "pocket_feature_names",
     "pocket_features",
     "rescore",
+    "rescorer_columns",
 ]
 
 # PocketRescorer's node arrays and their dtypes, in file order
@@ -46,6 +49,9 @@ POCKET_SUMMARY_NAMES = (
     "log_residues",
     "log_structure_points",  # bigger structures hold more decoy pockets
 )
+# Per-pocket numbers about the structure around the pocket (after the descriptor means: the
+# order the rescorer was chosen in, benchmarks/pocket_context_features.py).
+POCKET_STRUCTURE_NAMES = ("chains",)  # distinct chains among the pocket's residues: interfaces
 # Descriptor columns whose pocket means are never used: crystallographic B (or pLDDT) has no
 # common scale across structures.
 _SKIPPED_DESCRIPTORS = ("bfactor.bfactor",)
@@ -53,9 +59,23 @@ _SKIPPED_DESCRIPTORS = ("bfactor.bfactor",)
 
 def pocket_feature_names(descriptor_names: Sequence[str]) -> tuple[str, ...]:
     """Column names of :func:`pocket_features` for a model with these descriptor columns."""
-    return POCKET_SUMMARY_NAMES + tuple(
-        f"mean:{n}" for n in descriptor_names if n not in _SKIPPED_DESCRIPTORS
-    )
+    means = tuple(f"mean:{n}" for n in descriptor_names if n not in _SKIPPED_DESCRIPTORS)
+    return POCKET_SUMMARY_NAMES + means + POCKET_STRUCTURE_NAMES
+
+
+def rescorer_columns(rescorer_names: Sequence[str], names: Sequence[str]) -> np.ndarray:
+    """Positions in ``names`` (what :func:`pocket_features` computes) of a rescorer's features, by name.
+
+    A rescorer fitted before a feature was added reads its own columns; one that names a feature
+    this version does not compute cannot be used.
+    """
+    unknown = [n for n in rescorer_names if n not in names]
+    if unknown:
+        raise PockNetError(
+            f"the pocket rescorer reads pocket features this version of PockNet does not compute: "
+            f"{', '.join(unknown)} (re-run the finalize stage to refit it)"
+        )
+    return np.array([names.index(n) for n in rescorer_names], dtype=np.int64)
 
 
 def pocket_features(
@@ -63,6 +83,7 @@ def pocket_features(
     probabilities: np.ndarray,
     descriptors: np.ndarray,
     descriptor_names: Sequence[str],
+    residue_chain: np.ndarray,
 ) -> np.ndarray:
     """[K, F] features of each pocket (columns: :func:`pocket_feature_names`).
 
@@ -74,6 +95,8 @@ def pocket_features(
         [P] raw model probabilities of its SAS points (the clustering scale).
     descriptors
         [P, D] its SAS points' descriptors, columns named by ``descriptor_names``.
+    residue_chain
+        [R] chain identifier of each residue (``Pocket.residue_indices`` index it).
     """
     names = pocket_feature_names(descriptor_names)
     if not pockets:
@@ -115,7 +138,9 @@ def pocket_features(
         ],
         axis=1,
     )
-    return np.concatenate([summary, descriptor_means], axis=1)
+    chain_of = np.asarray(residue_chain)
+    chains = np.array([len(np.unique(chain_of[p_.residue_indices])) for p_ in pockets], dtype=np.float64)
+    return np.concatenate([summary, descriptor_means, chains[:, None]], axis=1)
 
 
 @dataclass(frozen=True)
@@ -197,6 +222,7 @@ def rescore(
     probabilities: np.ndarray,
     descriptors: np.ndarray,
     descriptor_names: Sequence[str],
+    residue_chain: np.ndarray,
     calibrator: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[Pocket, ...]:
     """``pockets`` ranked by the rescorer's logit (ties keep the former order), which each carries.
@@ -204,14 +230,11 @@ def rescore(
     ``calibrator`` maps logits to ``Pocket.probability`` (fitted on validation pockets' logits);
     without it the probability is NaN, as for unrescored pockets without a calibrator.
     """
-    names = pocket_feature_names(descriptor_names)
-    if names != rescorer.feature_names:
-        raise ValueError(
-            "the pocket rescorer was fitted on other pocket features than these descriptors give"
-        )
+    columns = rescorer_columns(rescorer.feature_names, pocket_feature_names(descriptor_names))
     if not pockets:
         return ()
-    logits = rescorer.logits(pocket_features(pockets, probabilities, descriptors, descriptor_names))
+    features = pocket_features(pockets, probabilities, descriptors, descriptor_names, residue_chain)
+    logits = rescorer.logits(features[:, columns])
     calibrated = (
         np.full(len(pockets), np.nan)
         if calibrator is None

@@ -29,7 +29,7 @@ from pocknet.model.files import ModelBundle, load_model
 from pocknet.predict.bundled import DEFAULT_MODEL, PREDICTED_MODEL, default_model_path, predicted_model_path
 from pocknet.trainset.neighbours import nearest_residues
 from pocknet.predict.pockets import PocketConfig, find_pockets
-from pocknet.predict.pocket_rescoring import PocketRescorer, rescore
+from pocknet.predict.pocket_rescoring import PocketRescorer, pocket_feature_names, rescore, rescorer_columns
 from pocknet.predict.residues import residue_pocket_ranks, residue_scores, zscores
 from pocknet.predict.prediction import Prediction
 from pocknet.embed.residue_chains import protein_residue_embeddings
@@ -128,6 +128,8 @@ class Predictor:
             self.calibrator = self.calibrators["pocket"]
             rescorer = self.bundle.pocket_rescorer
             self.rescorer = None if rescorer is None else PocketRescorer.from_dict(rescorer)
+            if self.rescorer is not None:  # fail at load, not on every structure
+                rescorer_columns(self.rescorer.feature_names, pocket_feature_names(DESCRIPTOR_NAMES))
             self._calibration_notes = tuple(n for n in [calibration_note(calibration)] if n)
         except PockNetError as exc:
             raise PockNetError(f"{self.path}: model settings: {exc}") from exc
@@ -241,7 +243,7 @@ class Predictor:
         )  # fmt: skip
         if self.rescorer is not None:  # its calibrator maps the rescorer's logits
             pockets = rescore(pockets, self.rescorer, probabilities, features.descriptors, features.descriptor_names,
-                              self.calibrator)  # fmt: skip
+                              features.residue_chain, self.calibrator)  # fmt: skip
         n_residues = len(features.residue_chain)
         score, best = residue_scores(
             features.points, probabilities, features.atom_coords, features.atom_residue, n_residues,

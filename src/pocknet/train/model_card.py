@@ -136,7 +136,8 @@ def _seed_threshold_line(bundle: ModelBundle) -> str:
         line = f"- Pocket seed threshold (maximises validation DCA top-n; points at or above it seed pockets): {seed:.4f}"
     if second is None:
         return line + "; no second level"
-    return line + f"; second level {second:.4f} (its pockets that share no point with the first level's are ranked after them)"
+    order = "ranked with them by the pocket rescorer" if bundle.pocket_rescorer is not None else "ranked after them"
+    return line + f"; second level {second:.4f} (its pockets that share no point with the first level's are {order})"
 
 
 def _rescorer_line(bundle: ModelBundle) -> str:

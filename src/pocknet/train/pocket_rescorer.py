@@ -166,7 +166,7 @@ def pocket_examples(
         out.append(PocketExamples(
             protein=pid,
             features=pocket_features(pockets, prediction.raw_probabilities, features.descriptors,
-                                     features.descriptor_names),
+                                     features.descriptor_names, features.residue_chain),
             centres=np.stack([p.centre for p in pockets]) if pockets else np.zeros((0, 3)),
             ligands=ligands,
         ))  # fmt: skip
